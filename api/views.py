@@ -1,0 +1,147 @@
+from django.contrib.gis.geos import Point
+from django.db.models import Prefetch
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from api.filters import BBoxFilter, ReportFilter
+from api.serializers import (
+    CategorySerializer,
+    DistrictSerializer,
+    ReportCreatedSerializer,
+    ReportInputSerializer,
+    ReportSerializer,
+    RouteQuerySerializer,
+    RouteSerializer,
+)
+from crews.models import Assignment
+from crews.selectors import route_compute
+from crews.services import report_dispatch
+from districts.selectors import district_list
+from reports.selectors import category_list, report_list
+from reports.services import category_by_code, location_check, report_create
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string per submission; a retry with the same key returns the "
+    "report the first attempt created (200) instead of creating another.",
+)
+
+
+class ReportPagination(GeoJsonPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _with_crew(reports):
+    return reports.prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=Assignment.objects.filter(active=True).select_related("crew"),
+            to_attr="active_assignments",
+        )
+    )
+
+
+class ReportListCreateApi(generics.ListAPIView):
+    serializer_class = ReportSerializer
+    pagination_class = ReportPagination
+    filter_backends = [DjangoFilterBackend, BBoxFilter]
+    filterset_class = ReportFilter
+    bbox_filter_field = "location"
+    bbox_filter_include_overlapping = False
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "report_submit"
+
+    def get_queryset(self):
+        return _with_crew(report_list())
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        request=ReportInputSerializer,
+        responses={201: ReportCreatedSerializer, 200: ReportCreatedSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Submit a report (multipart; `photo` may repeat)",
+    )
+    def post(self, request):
+        payload = ReportInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        location = Point(data["lon"], data["lat"], srid=4326) if "lat" in data else None
+        report, created = report_create(
+            category=data["category"],
+            location=location,
+            description=data["description"],
+            photos=data["photo"],
+            email=data["email"],
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            actor=request.user,
+        )
+        if created:
+            report_dispatch(report=report)
+        report = _with_crew(report_list()).get(pk=report.pk)
+        body = ReportCreatedSerializer(report, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ReportDetailApi(generics.RetrieveAPIView):
+    serializer_class = ReportSerializer
+
+    def get_queryset(self):
+        return _with_crew(report_list())
+
+
+class CategoryListApi(generics.ListAPIView):
+    serializer_class = CategorySerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return category_list()
+
+
+class DistrictListApi(generics.ListAPIView):
+    serializer_class = DistrictSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return district_list()
+
+
+class RoutePreviewApi(APIView):
+    @extend_schema(
+        parameters=[RouteQuerySerializer],
+        responses={200: RouteSerializer},
+        summary="Where a report made now would go, and when it would be due (nothing is saved)",
+    )
+    def get(self, request):
+        query = RouteQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        point = Point(query.validated_data["lon"], query.validated_data["lat"], srid=4326)
+        category = category_by_code(query.validated_data["category"])
+        location_check(point=point)
+        route = route_compute(point=point, category=category, now=timezone.now())
+        district, crew = route.district, route.crew
+        return Response(
+            RouteSerializer(
+                {
+                    "district": {"code": district.code, "name": district.name}
+                    if district
+                    else None,
+                    "crew": {"code": crew.code, "name": crew.name} if crew else None,
+                    "due_at": route.due_at,
+                    "unassigned": crew is None,
+                }
+            ).data
+        )

@@ -1,0 +1,75 @@
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+
+from districts.models import District
+from reports.models import Category, Report
+
+
+class Crew(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True, help_text="where late-ticket notices go")
+    depot = models.PointField(srid=4326, null=True, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="crews", blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Responsibility(models.Model):
+    """A crew serves a district, for one category or (category empty) for all of them."""
+
+    crew = models.ForeignKey(Crew, on_delete=models.CASCADE, related_name="responsibilities")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "responsibilities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crew", "district", "category"], name="responsibility_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["crew", "district"],
+                condition=Q(category__isnull=True),
+                name="responsibility_unique_all_categories",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.category.code if self.category_id else "all categories"
+        return f"{self.crew} → {self.district} ({what})"
+
+
+class Assignment(models.Model):
+    """A report handed to a crew. Reassignment ends this row and starts a new one."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="assignments")
+    crew = models.ForeignKey(Crew, on_delete=models.PROTECT, related_name="assignments")
+    due_at = models.DateTimeField(db_index=True)
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    active = models.BooleanField(default=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    late_flagged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report"], condition=Q(active=True), name="one_active_assignment_per_report"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.report_id} → {self.crew} (due {self.due_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,107 @@
+import logging
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crews.models import Assignment, Crew
+from crews.selectors import Route, route_compute
+from reports.models import Report, ReportEvent
+from reports.services import event_record, report_route_set
+
+logger = logging.getLogger(__name__)
+
+ASSIGNMENT_REPORT_CLOSED = "Report #{id} is closed and cannot be assigned."
+REASSIGN_NEEDS_REASON = "Reassigning a ticket needs a reason."
+REASSIGN_SAME_CREW = "The ticket is already assigned to {crew}."
+
+
+@transaction.atomic
+def assignment_create(
+    *,
+    report: Report,
+    crew: Crew,
+    due_at: datetime,
+    actor: AbstractBaseUser | None = None,
+    reason: str = "",
+) -> Assignment:
+    """Hand a report to a crew; an earlier active assignment is ended and kept as history."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    if not report.is_open:
+        raise ValidationError(ASSIGNMENT_REPORT_CLOSED.format(id=report.pk))
+    previous = report.assignments.filter(active=True).select_related("crew").first()
+    if previous is not None:
+        previous.active = False
+        previous.ended_at = timezone.now()
+        previous.save(update_fields=["active", "ended_at"])
+    assignment = Assignment(
+        report=report,
+        crew=crew,
+        due_at=due_at,
+        assigned_by=actor if actor is not None and actor.is_authenticated else None,
+        reason=reason,
+    )
+    assignment.full_clean()
+    assignment.save()
+    report_route_set(report=report, due_at=due_at, status=Report.Status.ASSIGNED)
+    event_record(
+        report=report,
+        kind=ReportEvent.Kind.REASSIGNED if previous else ReportEvent.Kind.ASSIGNED,
+        actor=actor,
+        note=reason,
+        public=previous is None,
+        data={
+            "crew": crew.code,
+            "from_crew": previous.crew.code if previous else None,
+            "due_at": due_at.isoformat(),
+        },
+    )
+    return assignment
+
+
+@transaction.atomic
+def report_dispatch(*, report: Report, now: datetime | None = None) -> Route:
+    """Route a new report: district → crew → deadline. No crew: kept unassigned, never dropped."""
+    now = now or report.created_at or timezone.now()
+    route = route_compute(point=report.location, category=report.category, now=now)
+    if route.crew is not None:
+        assignment_create(report=report, crew=route.crew, due_at=route.due_at)
+    else:
+        report_route_set(report=report, due_at=route.due_at, status=Report.Status.NEW)
+        event_record(
+            report=report,
+            kind=ReportEvent.Kind.UNASSIGNED,
+            public=False,
+            note="No crew serves this district and category.",
+            data={"district": route.district.code if route.district else None},
+        )
+        logger.warning("report %s left unassigned: no crew for its district", report.pk)
+    return route
+
+
+@transaction.atomic
+def assignment_reassign(
+    *, report: Report, crew: Crew, actor: AbstractBaseUser | None, reason: str
+) -> Assignment:
+    if not reason.strip():
+        raise ValidationError(REASSIGN_NEEDS_REASON)
+    current = report.assignments.filter(active=True).first()
+    if current is not None and current.crew_id == crew.pk:
+        raise ValidationError(REASSIGN_SAME_CREW.format(crew=crew))
+    due_at = current.due_at if current else report.due_at
+    return assignment_create(
+        report=report, crew=crew, due_at=due_at, actor=actor, reason=reason.strip()
+    )
+
+
+def assignments_flag_overdue(*, now: datetime) -> int:
+    """Mark assignments that became late since the last run; returns how many were marked."""
+    from crews.selectors import assignments_overdue
+
+    return (
+        assignments_overdue(now=now)
+        .filter(late_flagged_at__isnull=True)
+        .update(late_flagged_at=now)
+    )

@@ -1,0 +1,161 @@
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.gis.gdal import DataSource, GDALException
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from districts.models import District, ServiceArea
+
+logger = logging.getLogger(__name__)
+
+IMPORT_FILE_MISSING = "Boundary file not found: {path}"
+IMPORT_FILE_UNREADABLE = (
+    "Cannot read {path} as a geodata file (GeoJSON, Shapefile, GeoPackage): {error}"
+)
+IMPORT_NOT_POLYGON = "Layer '{layer}' holds {geom_type} geometries; districts need polygons."
+IMPORT_FIELD_MISSING = "Layer '{layer}' has no field '{field}'. Fields found: {fields}."
+IMPORT_EMPTY = "Layer '{layer}' has no features."
+
+
+@dataclass
+class ImportResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+_GERMAN = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"}
+)
+
+
+def code_from_name(name: str) -> str:
+    """A stable ASCII code for a place name: "Schönfeld-Weißig" -> "schoenfeld-weissig"."""
+    return slugify(name.translate(_GERMAN))
+
+
+def _as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
+    if geometry.geom_type == "Polygon":
+        geometry = MultiPolygon(geometry, srid=geometry.srid)
+    if not geometry.valid:
+        geometry = geometry.buffer(0)
+        if geometry.geom_type == "Polygon":
+            geometry = MultiPolygon(geometry, srid=geometry.srid)
+    return geometry
+
+
+def _open_layer(path: Path, layer_index: int):
+    if not path.exists():
+        raise ValidationError(IMPORT_FILE_MISSING.format(path=path))
+    try:
+        source = DataSource(str(path))
+        layer = source[layer_index]
+    except (GDALException, IndexError) as exc:
+        raise ValidationError(IMPORT_FILE_UNREADABLE.format(path=path, error=exc)) from exc
+    if layer.geom_type.name not in {"Polygon", "MultiPolygon", "Polygon25D", "MultiPolygon25D"}:
+        raise ValidationError(
+            IMPORT_NOT_POLYGON.format(layer=layer.name, geom_type=layer.geom_type.name)
+        )
+    if len(layer) == 0:
+        raise ValidationError(IMPORT_EMPTY.format(layer=layer.name))
+    return source, layer
+
+
+def _require_field(layer, name: str | None) -> None:
+    if name and name not in layer.fields:
+        raise ValidationError(
+            IMPORT_FIELD_MISSING.format(
+                layer=layer.name, field=name, fields=", ".join(layer.fields)
+            )
+        )
+
+
+def _geometry_4326(feature) -> MultiPolygon:
+    geometry = feature.geom
+    # GeoJSON without a CRS member is WGS 84 by definition (RFC 7946).
+    if geometry.srs is not None and geometry.srid != 4326:
+        geometry.transform(4326)
+    geos = geometry.geos
+    geos.srid = 4326
+    return _as_multipolygon(geos)
+
+
+@transaction.atomic
+def district_import(
+    *,
+    path: Path,
+    name_field: str = "name",
+    code_field: str | None = None,
+    kind_field: str | None = None,
+    parent_field: str | None = None,
+    layer_index: int = 0,
+    commit: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ImportResult:
+    """Create or update one District per feature, keyed by code (idempotent)."""
+    _source, layer = _open_layer(Path(path), layer_index)
+    for name in (name_field, code_field, kind_field, parent_field):
+        _require_field(layer, name)
+    result = ImportResult()
+    total = len(layer)
+    for number, feature in enumerate(layer, start=1):
+        name = str(feature.get(name_field)).strip()
+        code = code_from_name(str(feature.get(code_field)) if code_field else name)
+        values = {
+            "name": name,
+            "kind": str(feature.get(kind_field) or "") if kind_field else "",
+            "parent_name": str(feature.get(parent_field) or "") if parent_field else "",
+            "boundary": _geometry_4326(feature),
+        }
+        existing = District.objects.filter(code=code).first()
+        if existing is None:
+            District.objects.create(code=code, **values)
+            result.created.append(name)
+        elif (
+            existing.name == values["name"]
+            and existing.kind == values["kind"]
+            and existing.parent_name == values["parent_name"]
+            and existing.boundary.equals_exact(values["boundary"], 1e-9)
+        ):
+            result.unchanged.append(name)
+        else:
+            for key, value in values.items():
+                setattr(existing, key, value)
+            existing.full_clean()
+            existing.save()
+            result.updated.append(name)
+        if progress:
+            progress(number, total, name)
+    if not commit:
+        transaction.set_rollback(True)
+    logger.info(
+        "district import %s: %d created, %d updated, %d unchanged",
+        path,
+        len(result.created),
+        len(result.updated),
+        len(result.unchanged),
+    )
+    return result
+
+
+@transaction.atomic
+def service_area_import(
+    *, path: Path, code: str, name: str, layer_index: int = 0, commit: bool = True
+) -> tuple[ServiceArea, bool]:
+    """Store the union of all polygons of a layer as the service area `code`."""
+    _source, layer = _open_layer(Path(path), layer_index)
+    union = None
+    for feature in layer:
+        geometry = _geometry_4326(feature)
+        union = geometry if union is None else union.union(geometry)
+    area, created = ServiceArea.objects.update_or_create(
+        code=code, defaults={"name": name, "boundary": _as_multipolygon(union)}
+    )
+    if not commit:
+        transaction.set_rollback(True)
+    return area, created

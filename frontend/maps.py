@@ -1,0 +1,104 @@
+"""Folium map builders. Each takes selector results and returns the pieces a template embeds.
+
+Folium's defaults load Leaflet, jQuery and Bootstrap from CDNs; a page here may contact no third
+party except the configured tile server, so every asset is replaced by one the app serves.
+"""
+
+import re
+from dataclasses import dataclass
+
+import folium
+from django.conf import settings
+from django.templatetags.static import static
+from django.utils.safestring import SafeString, mark_safe
+
+STATUS_COLOURS = {
+    "new": "#b45309",
+    "assigned": "#1d4ed8",
+    "in_progress": "#6d28d9",
+    "cleared": "#15803d",
+    "rejected": "#4b5563",
+    "duplicate": "#4b5563",
+}
+
+
+@dataclass(frozen=True)
+class MapParts:
+    header: SafeString
+    html: SafeString
+    script: SafeString
+
+
+def _local_assets(element: folium.Element) -> None:
+    element.default_js = [("leaflet", static("leaflet/leaflet.js"))]
+    element.default_css = [("leaflet_css", static("leaflet/leaflet.css"))]
+
+
+def base_map(*, zoom: int = 12, height: str = "60vh") -> folium.Map:
+    fmap = folium.Map(
+        location=settings.MAP_CENTER,
+        zoom_start=zoom,
+        tiles=None,
+        height=height,
+        control_scale=True,
+    )
+    _local_assets(fmap)
+    folium.TileLayer(
+        tiles=settings.MAP_TILE_URL,
+        attr=f"{settings.MAP_TILE_ATTRIBUTION} | {_short_data_attribution()}",
+        name="Karte",
+        max_zoom=19,
+    ).add_to(fmap)
+    return fmap
+
+
+def _short_data_attribution() -> str:
+    return (
+        'Geodaten: Landeshauptstadt Dresden, <a href="https://opendata.dresden.de">'
+        'opendata.dresden.de</a>, <a href="https://www.govdata.de/dl-de/by-2-0">dl-de/by-2-0</a>'
+        " (abgeleitet)"
+    )
+
+
+def map_parts(fmap: folium.Map) -> MapParts:
+    figure = fmap.get_root()
+    figure.render()
+    header = figure.header.render()
+    # folium forbids zooming the page (user-scalable=no); WCAG 1.4.4 needs it allowed.
+    header = re.sub(r"<meta name=\"viewport\"[^>]*>", "", header, flags=re.S)
+    return MapParts(
+        header=mark_safe(header),  # noqa: S308 - folium output built from our own data
+        html=mark_safe(figure.html.render()),  # noqa: S308
+        script=mark_safe(f"<script>{figure.script.render()}</script>"),  # noqa: S308
+    )
+
+
+def districts_layer(districts_geojson: str, *, name: str = "Stadtbezirke") -> folium.GeoJson:
+    return folium.GeoJson(
+        districts_geojson,
+        name=name,
+        style_function=lambda _feature: {
+            "color": "#334155",
+            "weight": 1.5,
+            "fillOpacity": 0.04,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    )
+
+
+def reports_map(*, reports, districts_geojson: str | None) -> MapParts:
+    fmap = base_map()
+    if districts_geojson:
+        districts_layer(districts_geojson).add_to(fmap)
+    group = folium.FeatureGroup(name="Meldungen").add_to(fmap)
+    for report in reports:
+        folium.CircleMarker(
+            location=[report.location.y, report.location.x],
+            radius=8,
+            color=STATUS_COLOURS.get(report.status, "#111827"),
+            fill=True,
+            fill_opacity=0.8,
+            tooltip=f"#{report.pk} {report.category.name} ({report.get_status_display()})",
+        ).add_to(group)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return map_parts(fmap)

@@ -1,0 +1,200 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from districts.models import District
+
+
+def _private_storage():
+    from civicmap.storage import private_storage
+
+    return private_storage
+
+
+def new_tracking_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Category(models.Model):
+    class DeadlineUnit(models.TextChoices):
+        WORKING_DAYS = "working_days", _("working days")
+        HOURS = "hours", _("hours")
+
+    code = models.SlugField(max_length=64, unique=True)
+    name_de = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    description_de = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+    icon = models.CharField(max_length=32, blank=True, help_text="an emoji or icon name")
+    group = models.CharField(max_length=100, blank=True)
+    keywords = models.CharField(max_length=300, blank=True, help_text="comma-separated")
+    deadline_unit = models.CharField(
+        max_length=20, choices=DeadlineUnit.choices, default=DeadlineUnit.WORKING_DAYS
+    )
+    deadline_amount = models.PositiveIntegerField(default=3)
+    photo_required = models.BooleanField(default=False)
+    # Extra questions (Open311 service definition attributes): a list of
+    # {"code", "description", "datatype", "required", "values": [{"key", "name"}]}.
+    attributes = models.JSONField(default=list, blank=True)
+    active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "de").startswith("en") else self.name_de
+
+    @property
+    def description(self) -> str:
+        english = (get_language() or "de").startswith("en")
+        return (self.description_en if english else self.description_de) or ""
+
+
+class ReportQuerySet(models.QuerySet):
+    def open(self) -> "ReportQuerySet":
+        return self.filter(status__in=Report.OPEN_STATUSES)
+
+    def closed(self) -> "ReportQuerySet":
+        return self.exclude(status__in=Report.OPEN_STATUSES)
+
+
+class Report(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("new")
+        ASSIGNED = "assigned", _("assigned")
+        IN_PROGRESS = "in_progress", _("in progress")
+        CLEARED = "cleared", _("cleared")
+        REJECTED = "rejected", _("rejected")
+        DUPLICATE = "duplicate", _("duplicate")
+
+    class Source(models.TextChoices):
+        APP = "app", _("app")
+        OPEN311 = "open311", "Open311"
+        STAFF = "staff", _("staff")
+
+    OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
+
+    location = models.PointField(srid=4326, spatial_index=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports")
+    district = models.ForeignKey(
+        District, on_delete=models.PROTECT, related_name="reports", null=True, blank=True
+    )
+    description = models.TextField(blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    zipcode = models.CharField(max_length=10, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    # The clearance deadline computed once at routing time (also kept on the assignment).
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    priority = models.PositiveSmallIntegerField(default=0)
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
+    confirmations_count = models.PositiveIntegerField(default=0)
+    attributes = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.APP)
+    # Private: never in public output.
+    reporter_email = models.EmailField(blank=True)
+    reporter_name = models.CharField(max_length=200, blank=True)
+    reporter_phone = models.CharField(max_length=50, blank=True)
+    tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token)
+    # Bumped on every change; lets a client say "I saw version n" (optimistic locking).
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="report_status_due_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.category_id and self.category.code} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class ReportPhoto(models.Model):
+    class Kind(models.TextChoices):
+        BEFORE = "before", _("before")
+        AFTER = "after", _("after")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("processing")
+        READY = "ready", _("ready")
+        FAILED = "failed", _("failed")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="photos")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BEFORE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    original = models.FileField(upload_to="originals/%Y/%m/", storage=_private_storage)
+    public_image = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
+    thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    exif_location = models.PointField(srid=4326, null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} photo of report {self.report_id}"
+
+
+class ReportEvent(models.Model):
+    """Audit trail: one row per change of a report."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("created")
+        STATUS = "status", _("status changed")
+        ASSIGNED = "assigned", _("assigned")
+        REASSIGNED = "reassigned", _("reassigned")
+        UNASSIGNED = "unassigned", _("left unassigned")
+        PHOTO = "photo", _("photo added")
+        CONFIRMED = "confirmed", _("confirmed by a resident")
+        NOTE = "note", _("note")
+        REOPENED = "reopened", _("reopened")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+    public = models.BooleanField(default=True, help_text="shown on public pages and Open311")
+    photo = models.ForeignKey(ReportPhoto, on_delete=models.SET_NULL, null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on report {self.report_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyKey(models.Model):
+    """Remembers which report a client's Idempotency-Key created, so a retry returns it."""
+
+    key = models.CharField(max_length=200, unique=True)
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,180 @@
+"""Image checks and processing: what a photo must be before we store it, and its public copies."""
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+register_heif_opener()
+# Our own limit (PHOTO_MAX_PIXELS, checked from the header) is the real guard; Pillow's bomb
+# check stays on as a second line, never below ours.
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, settings.PHOTO_MAX_PIXELS)
+# A truncated file must fail, not be padded with grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
+
+PHOTO_TOO_LARGE = "The photo is too large ({size_mb:.1f} MB). The limit is {limit_mb:.0f} MB."
+PHOTO_EMPTY = "The photo file is empty."
+PHOTO_NOT_AN_IMAGE = "This file is not a photo we can read. Please send a JPEG, PNG, WebP or HEIC."
+PHOTO_FORMAT = "Photos in {format} format are not accepted. Please send a JPEG, PNG, WebP or HEIC."
+PHOTO_TOO_MANY_PIXELS = (
+    "The photo has too many pixels ({megapixels:.0f} megapixels). The limit is {limit:.0f}."
+)
+PHOTO_BROKEN = (
+    "The photo is damaged or incomplete (perhaps the upload was cut off). Please try again."
+)
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    format: str
+    width: int
+    height: int
+    gps: Point | None
+    taken_at: datetime | None
+
+
+def _read(upload) -> bytes:
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    return data
+
+
+def validate_photo(upload) -> PhotoInfo:
+    """Check an uploaded file is a real, complete, reasonably sized image; raise otherwise.
+
+    The check is by content, never by file name or the client's content type.
+    """
+    size = getattr(upload, "size", None)
+    if size is None:
+        size = len(_read(upload))
+    if size == 0:
+        raise ValidationError(PHOTO_EMPTY, code="empty")
+    if size > settings.PHOTO_MAX_BYTES:
+        raise ValidationError(
+            PHOTO_TOO_LARGE.format(size_mb=size / 2**20, limit_mb=settings.PHOTO_MAX_BYTES / 2**20),
+            code="too_large",
+        )
+    data = _read(upload)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or ""
+            width, height = image.size
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValidationError(
+            PHOTO_TOO_MANY_PIXELS.format(
+                megapixels=Image.MAX_IMAGE_PIXELS / 1e6, limit=settings.PHOTO_MAX_PIXELS / 1e6
+            ).replace("(", "(over "),
+            code="too_many_pixels",
+        ) from None
+    except UnidentifiedImageError:
+        raise ValidationError(PHOTO_NOT_AN_IMAGE, code="not_image") from None
+    except (OSError, ValueError, SyntaxError):
+        raise ValidationError(PHOTO_NOT_AN_IMAGE, code="not_image") from None
+    if fmt not in ALLOWED_FORMATS:
+        raise ValidationError(PHOTO_FORMAT.format(format=fmt or "?"), code="format")
+    # Checked from the header, before any pixel is decoded: this is what stops a bomb.
+    if width * height > settings.PHOTO_MAX_PIXELS:
+        raise ValidationError(
+            PHOTO_TOO_MANY_PIXELS.format(
+                megapixels=width * height / 1e6, limit=settings.PHOTO_MAX_PIXELS / 1e6
+            ),
+            code="too_many_pixels",
+        )
+    try:
+        image = Image.open(io.BytesIO(data))
+        if fmt == "JPEG":
+            # Decoding at 1/8 scale still reads every scan, so truncation is caught cheaply.
+            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ValidationError(PHOTO_BROKEN, code="broken") from None
+    gps, taken_at = read_exif(image)
+    return PhotoInfo(format=fmt, width=width, height=height, gps=gps, taken_at=taken_at)
+
+
+def _to_degrees(value) -> float:
+    degrees, minutes, seconds = (float(v) for v in value)
+    return degrees + minutes / 60 + seconds / 3600
+
+
+def read_exif(image: Image.Image) -> tuple[Point | None, datetime | None]:
+    """The photo's EXIF GPS position (as a Point, SRID 4326) and capture time, when present."""
+    try:
+        exif = image.getexif()
+    except Exception:  # noqa: BLE001 - broken EXIF must not break an otherwise good photo
+        return None, None
+    gps = None
+    try:
+        gps_ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        if gps_ifd and 2 in gps_ifd and 4 in gps_ifd:
+            lat = _to_degrees(gps_ifd[2])
+            lon = _to_degrees(gps_ifd[4])
+            if str(gps_ifd.get(1, "N")).upper().startswith("S"):
+                lat = -lat
+            if str(gps_ifd.get(3, "E")).upper().startswith("W"):
+                lon = -lon
+            if -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0.0, 0.0):
+                gps = Point(lon, lat, srid=4326)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        gps = None
+    taken_at = None
+    try:
+        raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(
+            ExifTags.Base.DateTime
+        )
+        if raw:
+            taken_at = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except (KeyError, TypeError, ValueError):
+        taken_at = None
+    return gps, taken_at
+
+
+@dataclass(frozen=True)
+class Rendered:
+    public_jpeg: bytes
+    thumbnail_jpeg: bytes
+    width: int
+    height: int
+
+
+def _encode(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    # A fresh RGB image carries no info dict, so no EXIF, XMP, ICC or comment is written.
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
+    clean.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def render_public_copies(data: bytes) -> Rendered:
+    """Orientation applied, at most PHOTO_PUBLIC_MAX_PX, no metadata; plus a thumbnail."""
+    public_max = settings.PHOTO_PUBLIC_MAX_PX
+    thumb_max = settings.PHOTO_THUMB_MAX_PX
+    image = Image.open(io.BytesIO(data))
+    if image.format == "JPEG":
+        # JPEG DCT scaling: decode straight at the nearest power-of-two size above the target.
+        image.draft("RGB", (public_max, public_max))
+    image = ImageOps.exif_transpose(image)
+    if image.mode not in ("RGB", "L"):
+        background = Image.new("RGB", image.size, "white")
+        rgba = image.convert("RGBA")
+        background.paste(rgba, mask=rgba.split()[-1])
+        image = background
+    image = image.convert("RGB")
+    image.thumbnail((public_max, public_max), Image.Resampling.LANCZOS)
+    public_jpeg = _encode(image, quality=82)
+    thumb = image.copy()
+    thumb.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS)
+    thumbnail_jpeg = _encode(thumb, quality=75)
+    return Rendered(public_jpeg, thumbnail_jpeg, image.width, image.height)
