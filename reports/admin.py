@@ -1,7 +1,7 @@
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
-from reports.models import Category, Report, ReportEvent, ReportPhoto
+from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
 @admin.register(Category)
@@ -25,10 +25,17 @@ class ReportEventInline(admin.TabularInline):
     can_delete = False
 
 
+class ReportFlagInline(admin.TabularInline):
+    model = ReportFlag
+    extra = 0
+    fields = ("created_at", "kind", "reason", "resolved_at", "resolved_by")
+    readonly_fields = ("created_at",)
+
+
 @admin.register(Report)
 class ReportAdmin(LeafletGeoAdmin):
     list_display = ("id", "category", "status", "district", "due_at", "created_at")
     list_filter = ("status", "category", "district")
     search_fields = ("id", "description", "address")
     readonly_fields = ("tracking_token", "version", "created_at", "updated_at", "closed_at")
-    inlines = [ReportPhotoInline, ReportEventInline]
+    inlines = [ReportFlagInline, ReportPhotoInline, ReportEventInline]

@@ -190,11 +190,53 @@ class ReportEvent(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Remembers which report a client's Idempotency-Key created, so a retry returns it."""
+    """Remembers what a client's Idempotency-Key did, so a retry returns it instead of redoing.
 
-    key = models.CharField(max_length=200, unique=True)
+    `scope` says which kind of request used the key ("report_create", "report_transition",
+    ...); `response` may hold what the first request answered, for replaying it.
+    """
+
+    key = models.CharField(max_length=200)
+    scope = models.CharField(max_length=50, default="report_create")
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")
+        ]
+
     def __str__(self) -> str:
-        return self.key
+        return f"{self.scope}:{self.key}"
+
+
+class ReportFlag(models.Model):
+    """Something a dispatcher should look at, with the reason (implausible photo, probably a
+    booked pickup, flagged by the public, ...). Resolved flags stay as history."""
+
+    class Kind(models.TextChoices):
+        PHOTO_LOCATION = "photo_location", _("photo taken far from the pin")
+        PHOTO_AGE = "photo_age", _("photo older than the report")
+        AFTER_PHOTO = "after_photo", _("implausible after-photo")
+        BOOKED_PICKUP = "booked_pickup", _("probably a booked bulky-waste pickup")
+        REOPENED = "reopened", _("reopened by the resident")
+        PUBLIC_FLAG = "public_flag", _("flagged as inappropriate")
+        OTHER = "other", _("other")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    reason = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["report", "resolved_at"], name="reportflag_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on report {self.report_id}"

@@ -10,7 +10,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from districts.selectors import district_for_point, point_in_service_area
-from reports.models import Category, IdempotencyKey, Report, ReportEvent, ReportPhoto
+from reports.models import (
+    Category,
+    IdempotencyKey,
+    Report,
+    ReportEvent,
+    ReportFlag,
+    ReportPhoto,
+)
 from reports.photos import PhotoInfo, render_public_copies, validate_photo
 
 logger = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ REPORT_CHANGED_MEANWHILE = (
     "Please look at its current state and try again."
 )
 
+CREATE_SCOPE = "report_create"
 MAX_PHOTOS = 5
 MAX_DESCRIPTION = 5000
 
@@ -166,7 +174,9 @@ def report_create(
     Routing to a crew is the caller's next step (`crews.services.report_dispatch`).
     """
     if idempotency_key:
-        earlier = IdempotencyKey.objects.filter(key=idempotency_key).select_related("report")
+        earlier = IdempotencyKey.objects.filter(
+            scope=CREATE_SCOPE, key=idempotency_key
+        ).select_related("report")
         if earlier:
             return earlier[0].report, False
     if isinstance(category, str):
@@ -203,13 +213,17 @@ def report_create(
             report.full_clean()
             report.save()
             if idempotency_key:
-                IdempotencyKey.objects.create(key=idempotency_key, report=report)
+                IdempotencyKey.objects.create(
+                    scope=CREATE_SCOPE, key=idempotency_key, report=report
+                )
             event_record(report=report, kind=ReportEvent.Kind.CREATED, actor=actor, to_status=S.NEW)
             for upload, info in zip(photos, infos, strict=True):
                 _store_photo(report=report, upload=upload, info=info)
     except IntegrityError:
         # Two retries raced: the other one stored the report first; answer with it.
-        earlier = IdempotencyKey.objects.filter(key=idempotency_key).select_related("report")
+        earlier = IdempotencyKey.objects.filter(
+            scope=CREATE_SCOPE, key=idempotency_key
+        ).select_related("report")
         if idempotency_key and earlier:
             return earlier[0].report, False
         raise
@@ -330,6 +344,31 @@ def report_photo_add(
     photo = _store_photo(report=report, upload=upload, info=info, kind=kind)
     event_record(report=report, kind=ReportEvent.Kind.PHOTO, actor=actor, photo=photo)
     return photo
+
+
+@transaction.atomic
+def report_flag_add(
+    *, report: Report, kind: str, reason: str, data: dict | None = None
+) -> ReportFlag:
+    """Flag a report for the dispatcher; an identical open flag is not added twice."""
+    existing = report.flags.filter(kind=kind, resolved_at__isnull=True, reason=reason).first()
+    if existing is not None:
+        return existing
+    flag = ReportFlag(report=report, kind=kind, reason=reason, data=data or {})
+    flag.full_clean()
+    flag.save()
+    event_record(
+        report=report, kind=ReportEvent.Kind.NOTE, public=False, note=reason, data={"flag": kind}
+    )
+    return flag
+
+
+@transaction.atomic
+def report_flag_resolve(*, flag: ReportFlag, actor: AbstractBaseUser | None = None) -> ReportFlag:
+    flag.resolved_at = timezone.now()
+    flag.resolved_by = actor if actor is not None and actor.is_authenticated else None
+    flag.save(update_fields=["resolved_at", "resolved_by"])
+    return flag
 
 
 def report_photo_process(*, photo_id: int) -> ReportPhoto | None:

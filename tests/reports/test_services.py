@@ -161,3 +161,15 @@ def test_confirmation_counts_and_is_recorded():
 def test_location_point_without_srid_is_taken_as_wgs84():
     report, _ = report_create(category="litter", location=Point(13.7535, 51.0655))
     assert report.district.code == "neustadt"
+
+
+def test_flags_are_not_doubled_and_can_be_resolved():
+    from reports.services import report_flag_add, report_flag_resolve
+
+    report = _report(S.ASSIGNED)
+    first = report_flag_add(report=report, kind="photo_age", reason="Foto 9 Tage alt")
+    again = report_flag_add(report=report, kind="photo_age", reason="Foto 9 Tage alt")
+    assert first == again and report.flags.count() == 1
+    report_flag_resolve(flag=first, actor=UserFactory(username="disp2"))
+    assert report.flags.filter(resolved_at__isnull=True).count() == 0
+    assert not report.events.filter(kind=ReportEvent.Kind.NOTE, public=True).exists()
