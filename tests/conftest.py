@@ -17,6 +17,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Tests run tasks in-process unless a test starts a real worker; they never share the broker
 # database of a running `make run`.
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+# Celery lets the CELERY_BROKER_URL variable win over app.conf, so set both.
+os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
 celery_app.conf.broker_url = TEST_BROKER_URL
@@ -45,6 +47,13 @@ def _media_root(settings, tmp_path):
     }
     settings.MEDIA_ROOT = tmp_path
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(settings):
+    """Tests read English messages unless they ask for a language: the app's default is German
+    (and the German catalogue is compiled); browser pages ask for German by their locale."""
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture

@@ -1,0 +1,36 @@
+# civicmap: `make run` starts the app with demo data, `make test` runs the test suite.
+# Both set up everything first (system packages, PostgreSQL+PostGIS, Redis, .venv, migrations).
+
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint bench
+
+help:
+	@echo "make run    set up, load demo data, run web + Celery worker + beat on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test   set up (no demo data) and run the test suite (PYTEST_ARGS='-k foo' to filter)"
+	@echo "make lint   ruff check + ruff format --check"
+	@echo "make bench  run the benchmarks in bench/ (if any)"
+	@echo "make setup  only the set-up (scripts/setup.sh)"
+
+setup:
+	@bash scripts/setup.sh
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh $(PYTEST_ARGS)
+
+lint:
+	@bash scripts/setup.sh --venv-only
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench:
+	@if [ -d bench ]; then \
+		bash scripts/setup.sh && .venv/bin/python -m bench $(BENCH_ARGS); \
+	else \
+		echo "==> no bench/ folder yet: nothing to benchmark"; \
+	fi
