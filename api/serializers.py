@@ -56,10 +56,18 @@ class PhotoSerializer(serializers.ModelSerializer):
         return self._absolute(photo.thumbnail)
 
 
+HIDDEN_BY_CITY = "hidden by the city"
+
+
 class ReportSerializer(GeoFeatureModelSerializer):
-    """Public view of a report: never any reporter contact data."""
+    """Public view of a report: never any reporter contact data; the public point (coarse for
+    sensitive categories); a description or photos staff hid are replaced by a notice."""
 
     category = serializers.CharField(source="category.code")
+    description = serializers.CharField(source="public_description", read_only=True)
+    description_hidden = serializers.SerializerMethodField()
+    location_coarse_m = serializers.IntegerField(source="category.public_grid_m", read_only=True)
+    photos_hidden = serializers.SerializerMethodField()
     category_name = serializers.CharField(source="category.name")
     district = serializers.CharField(source="district.code", allow_null=True, default=None)
     district_name = serializers.CharField(source="district.name", allow_null=True, default=None)
@@ -69,13 +77,15 @@ class ReportSerializer(GeoFeatureModelSerializer):
 
     class Meta:
         model = Report
-        geo_field = "location"
+        geo_field = "public_location"
         fields = [
             "id",
             "category",
             "category_name",
             "status",
             "description",
+            "description_hidden",
+            "location_coarse_m",
             "district",
             "district_name",
             "crew",
@@ -85,8 +95,18 @@ class ReportSerializer(GeoFeatureModelSerializer):
             "updated_at",
             "closed_at",
             "photos",
+            "photos_hidden",
             "url",
         ]
+
+    def get_description_hidden(self, report: Report) -> str | None:
+        """ "hidden by the city" when staff hid the text, else null."""
+        return HIDDEN_BY_CITY if report.description_hidden_reason else None
+
+    def get_photos_hidden(self, report: Report) -> int:
+        """How many photos staff hid (shown as "hidden by the city")."""
+        count = getattr(report, "hidden_photos", None)
+        return count if count is not None else report.photos.exclude(hidden_reason="").count()
 
     def get_crew(self, report: Report) -> str | None:
         active = getattr(report, "active_assignments", None)
@@ -97,7 +117,7 @@ class ReportSerializer(GeoFeatureModelSerializer):
     def get_photos(self, report: Report) -> list[dict]:
         photos = getattr(report, "public_photos", None)
         if photos is None:
-            photos = report.photos.filter(state=ReportPhoto.State.READY)
+            photos = report.photos.filter(state=ReportPhoto.State.READY, hidden_reason="")
         return PhotoSerializer(photos, many=True, context=self.context).data
 
     def get_url(self, report: Report) -> str:
@@ -108,9 +128,10 @@ class ReportCreatedSerializer(ReportSerializer):
     """What the submitter gets back once: the public view plus the secret tracking link."""
 
     tracking_token = serializers.CharField(read_only=True)
+    moderation = serializers.CharField(read_only=True)
 
     class Meta(ReportSerializer.Meta):
-        fields = [*ReportSerializer.Meta.fields, "tracking_token"]
+        fields = [*ReportSerializer.Meta.fields, "tracking_token", "moderation"]
 
 
 class ReportInputSerializer(serializers.Serializer):
@@ -122,11 +143,21 @@ class ReportInputSerializer(serializers.Serializer):
     photo = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True), required=False, default=list
     )
+    website = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="honeypot: leave empty (a filled value refuses the submission)",
+    )
 
     def validate(self, data: dict) -> dict:
         if ("lat" in data) != ("lon" in data):
             raise serializers.ValidationError({"location": "Give both lat and lon, or neither."})
         return data
+
+
+class ReportFlagInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class RouteQuerySerializer(serializers.Serializer):

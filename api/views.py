@@ -7,15 +7,24 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
+from api.abuse import (
+    HONEYPOT_FIELD,
+    FlagIPThrottle,
+    SubmitEmailThrottle,
+    SubmitIPThrottle,
+    check_throttles,
+    honeypot_filled,
+)
+from api.events_views import flag_probable_pickup
 from api.filters import BBoxFilter, ReportFilter
 from api.serializers import (
     CategorySerializer,
     DistrictSerializer,
     ReportCreatedSerializer,
+    ReportFlagInputSerializer,
     ReportInputSerializer,
     ReportSerializer,
     RouteQuerySerializer,
@@ -26,7 +35,16 @@ from crews.selectors import route_compute
 from crews.services import report_dispatch
 from districts.selectors import district_list
 from reports.selectors import category_list, report_list
-from reports.services import category_by_code, location_check, report_create
+from reports.services import (
+    category_by_code,
+    location_check,
+    report_create,
+    report_public_flag,
+)
+
+HONEYPOT_REFUSED = (
+    f"This submission was refused: the hidden field '{HONEYPOT_FIELD}' must stay empty."
+)
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
@@ -58,16 +76,14 @@ class ReportListCreateApi(generics.ListAPIView):
     pagination_class = ReportPagination
     filter_backends = [DjangoFilterBackend, BBoxFilter]
     filterset_class = ReportFilter
-    bbox_filter_field = "location"
+    # Public output: filter and show the public (coarse for sensitive categories) point.
+    bbox_filter_field = "public_location"
     bbox_filter_include_overlapping = False
     parser_classes = [MultiPartParser, FormParser]
-    throttle_scope = "report_submit"
 
     def get_queryset(self):
+        # Published reports only: pre-moderated ones wait for approval, hidden ones are gone.
         return _with_crew(report_list())
-
-    def get_throttles(self):
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
         request=ReportInputSerializer,
@@ -76,6 +92,10 @@ class ReportListCreateApi(generics.ListAPIView):
         summary="Submit a report (multipart; `photo` may repeat)",
     )
     def post(self, request):
+        # Per-IP and per-e-mail limits (REPORT_SUBMIT_RATE_PER_IP / _PER_EMAIL): a clear 429.
+        check_throttles(request, self, [SubmitIPThrottle(), SubmitEmailThrottle()])
+        if honeypot_filled(request.data):
+            return Response({"detail": HONEYPOT_REFUSED}, status=status.HTTP_400_BAD_REQUEST)
         payload = ReportInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -91,7 +111,9 @@ class ReportListCreateApi(generics.ListAPIView):
         )
         if created:
             report_dispatch(report=report)
-        report = _with_crew(report_list()).get(pk=report.pk)
+            flag_probable_pickup(report=report)
+        # The submitter sees their report even while it waits for approval.
+        report = _with_crew(report_list(published_only=False)).get(pk=report.pk)
         body = ReportCreatedSerializer(report, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -101,6 +123,26 @@ class ReportDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return _with_crew(report_list())
+
+
+class ReportFlagApi(APIView):
+    """The public says a report is inappropriate; staff see it in the moderation queue."""
+
+    @extend_schema(
+        request=ReportFlagInputSerializer,
+        responses={202: None},
+        summary="Flag a report as inappropriate (rate-limited per IP)",
+    )
+    def post(self, request, pk: int):
+        check_throttles(request, self, [FlagIPThrottle()])
+        report = generics.get_object_or_404(report_list(), pk=pk)
+        payload = ReportFlagInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        report_public_flag(report=report, note=payload.validated_data["reason"])
+        return Response(
+            {"detail": "Thank you. The city will look at this report."},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class CategoryListApi(generics.ListAPIView):

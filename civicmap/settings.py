@@ -56,6 +56,39 @@ PHOTO_PUBLIC_MAX_PX = int(os.environ.get("PHOTO_PUBLIC_MAX_PX", 1600))
 PHOTO_THUMB_MAX_PX = int(os.environ.get("PHOTO_THUMB_MAX_PX", 320))
 SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and _bool("HTTPS", False))
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# iCalendar feeds of public events (http(s) URLs or .ics paths), refreshed hourly by Celery beat.
+EVENT_FEEDS = _list("EVENT_FEEDS", "")
+# Open311 GeoReport v2: the one jurisdiction served (checked when a client sends one), what the
+# discovery document tells clients, and how many POSTs a client may make per API key and per IP.
+OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "dresden.de")
+OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "civicmap operators, " + SITE_URL)
+OPEN311_KEY_SERVICE = os.environ.get(
+    "OPEN311_KEY_SERVICE", "API keys are issued by the operators of this installation."
+)
+OPEN311_POST_RATE_PER_KEY = os.environ.get("OPEN311_POST_RATE_PER_KEY", "300/hour")
+OPEN311_POST_RATE_PER_IP = os.environ.get("OPEN311_POST_RATE_PER_IP", "600/hour")
+# Live dispatcher map: Redis for pub/sub (default: the broker) and the channel (default: named
+# after the database, so two installations on one Redis do not see each other's updates).
+LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL", CELERY_BROKER_URL)
+LIVE_CHANNEL = os.environ.get("LIVE_CHANNEL", "")
+# Escalation: tell dispatchers about a report without a crew after this many minutes.
+UNASSIGNED_NOTIFY_MINUTES = int(os.environ.get("UNASSIGNED_NOTIFY_MINUTES", 60))
+# Hotspot clustering needs metres: a metric projection covering the city (UTM 33N for Saxony).
+HOTSPOT_SRID = int(os.environ.get("HOTSPOT_SRID", 25833))
+# Privacy and abuse limits (issue 9). Contact data and photo originals are erased this many days
+# after a report is closed; the rest of the report stays (the public copies are redacted).
+RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", 90))
+# A resident's photo taken farther than this from the pin, or longer ago than this before the
+# submission, flags the report for the dispatcher (it is still accepted).
+PHOTO_PLAUSIBLE_METERS = float(os.environ.get("PHOTO_PLAUSIBLE_METERS", 150))
+PHOTO_PLAUSIBLE_DAYS = float(os.environ.get("PHOTO_PLAUSIBLE_DAYS", 7))
+# Submissions per client IP and per e-mail address, and public "inappropriate" flags per IP
+# (DRF rate syntax, "n/second|minute|hour|day"; empty: no limit). Confirmations: REPORT_SUBMIT_RATE.
+REPORT_SUBMIT_RATE_PER_IP = os.environ.get("REPORT_SUBMIT_RATE_PER_IP", "30/hour")
+REPORT_SUBMIT_RATE_PER_EMAIL = os.environ.get("REPORT_SUBMIT_RATE_PER_EMAIL", "10/hour")
+REPORT_FLAG_RATE_PER_IP = os.environ.get("REPORT_FLAG_RATE_PER_IP", "10/hour")
+# Production hardening: HTTPS=1 behind TLS turns on HSTS, secure cookies and the SSL redirect.
+HTTPS = _bool("HTTPS", False)
 # ---------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -67,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
@@ -91,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "civicmap.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "civicmap.urls"
@@ -108,6 +143,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "frontend.context_processors.site",
             ],
         },
     },
@@ -115,7 +151,34 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Under ASGI every request runs in its own thread, so a per-thread persistent connection is
+# reconnected on every request (~10 ms); psycopg's pool keeps connections across requests.
+DATABASE_POOL = _bool("DATABASE_POOL", True)
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 8, "timeout": 10}}
+# Optional read replica: map GeoJSON and vector tiles read from it (`api.tiles.read_alias`).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Vector tiles are cached in Redis, shared by web and Celery processes, so a changed report drops
+# exactly its tiles everywhere (`api.tiles`); TILE_CACHE_URL="" turns the cache off.
+TILE_CACHE_URL = os.environ.get("TILE_CACHE_URL", LIVE_REDIS_URL)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tiles": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": TILE_CACHE_URL,
+        "KEY_PREFIX": f"tiles:{DATABASES['default']['NAME']}",
+        "TIMEOUT": 600,
+    }
+    if TILE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -150,9 +213,24 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if HTTPS:
+    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", True)
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (civicmap.middleware.ContentSecurityPolicyMiddleware): scripts and
+# styles only from this site (inline blocks need the per-request nonce), images from this site,
+# data: URIs and the tile server.
+CSP_IMG_EXTRA = _list("CSP_IMG_EXTRA", "")
 
 LOGIN_URL = "/accounts/login/"
 
@@ -193,13 +271,26 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Queues by kind of work, so each can get its own workers (scale-out: docs/scaling.md): photos
+# (CPU-heavy, acks_late + prefetch 1 above), notifications (e-mail), imports (feeds).
 CELERY_TASK_ROUTES = {
     "reports.tasks.report_photo_process_task": {"queue": "photos"},
+    "reports.tasks.report_tracking_email_task": {"queue": "notifications"},
+    "events.tasks.event_feed_import_task": {"queue": "imports"},
+    "events.tasks.events_refresh_feeds_task": {"queue": "imports"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "crews-flag-overdue": {
-        "task": "crews.tasks.assignments_flag_overdue_task",
+    "events-refresh-feeds": {
+        "task": "events.tasks.events_refresh_feeds_task",
+        "schedule": crontab(minute=7),
+    },
+    "crews-escalate": {
+        "task": "crews.tasks.escalation_run_task",
         "schedule": crontab(minute="*/5"),
+    },
+    "reports-retention": {
+        "task": "reports.tasks.retention_run_task",
+        "schedule": crontab(minute=23, hour=3),
     },
 }
 

@@ -9,8 +9,14 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("api.urls")),
+    path("open311/", include("api.open311.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        # Our template adds the Content-Security-Policy nonce to the page's inline blocks.
+        SpectacularSwaggerView.as_view(url_name="schema", template_name="civicmap/swagger_ui.html"),
+        name="api-docs",
+    ),
     path("", include("frontend.urls")),
 ]
 

@@ -5,6 +5,9 @@ from django.db.models import Q
 from districts.models import District
 from reports.models import Category, Report
 
+# Members of this Django group (and superusers) may use the dispatcher pages and API.
+DISPATCHER_GROUP = "dispatchers"
+
 
 class Crew(models.Model):
     code = models.SlugField(max_length=64, unique=True)
@@ -62,6 +65,8 @@ class Assignment(models.Model):
     active = models.BooleanField(default=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     late_flagged_at = models.DateTimeField(null=True, blank=True)
+    # Set when the crew and the dispatchers were told this assignment is late (once).
+    late_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-assigned_at", "-id"]
@@ -73,3 +78,44 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.report_id} → {self.crew} (due {self.due_at:%Y-%m-%d %H:%M})"
+
+
+class UnassignedNotice(models.Model):
+    """Dispatchers were told once that this report waited too long without a crew."""
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="+")
+    notified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"report {self.report_id} unassigned notice at {self.notified_at:%Y-%m-%d %H:%M}"
+
+
+class PreventiveTask(models.Model):
+    """A recurring round a crew makes at a chronic dirty corner (made from a hotspot)."""
+
+    crew = models.ForeignKey(Crew, on_delete=models.CASCADE, related_name="preventive_tasks")
+    title = models.CharField(max_length=200)
+    location = models.PointField(srid=4326)
+    radius_m = models.PositiveIntegerField(default=50)
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    district = models.ForeignKey(
+        District, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    interval_days = models.PositiveIntegerField(default=7)
+    next_due_on = models.DateField()
+    last_done_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    report_count = models.PositiveIntegerField(default=0, help_text="reports in the hotspot")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["next_due_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.crew}, every {self.interval_days} days)"

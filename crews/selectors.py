@@ -1,11 +1,25 @@
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.contrib.gis.geos import Point
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from crews.deadlines import compute_due_at
-from crews.models import Assignment, Crew
+from crews.models import DISPATCHER_GROUP, Assignment, Crew, PreventiveTask
 from districts.models import District
 from districts.selectors import district_for_point
 from reports.models import Category, Report
@@ -63,3 +77,247 @@ def assignments_overdue(*, now: datetime) -> QuerySet[Assignment]:
     return Assignment.objects.filter(
         active=True, due_at__lt=now, report__status__in=Report.OPEN_STATUSES
     )
+
+
+# --- deadline states for dispatchers ----------------------------------------------------------
+
+ON_TIME = "on_time"
+DUE_SOON = "due_soon"
+LATE = "late"
+UNASSIGNED = "unassigned"
+DEADLINE_STATES = (UNASSIGNED, LATE, DUE_SOON, ON_TIME)
+DUE_SOON_WINDOW = timedelta(hours=24)
+
+
+def deadline_state(*, due_at: datetime | None, assigned: bool, now: datetime) -> str:
+    """Unassigned beats everything; late is strictly after the deadline (`now > due_at`); due
+    soon is the deadline within the next 24 hours, both ends included."""
+    if not assigned:
+        return UNASSIGNED
+    if due_at is None:
+        return ON_TIME
+    if now > due_at:
+        return LATE
+    if due_at - now <= DUE_SOON_WINDOW:
+        return DUE_SOON
+    return ON_TIME
+
+
+# The same rule in SQL (parameters: now, now, now + window).
+_STATE_SQL = """
+    CASE WHEN a.id IS NULL THEN 'unassigned'
+         WHEN coalesce(a.due_at, r.due_at) IS NULL THEN 'on_time'
+         WHEN %(now)s > coalesce(a.due_at, r.due_at) THEN 'late'
+         WHEN coalesce(a.due_at, r.due_at) <= %(soon)s THEN 'due_soon'
+         ELSE 'on_time' END
+"""
+
+
+def open_tickets_geojson(*, now: datetime, language: str = "de") -> dict:
+    """Every open report as a GeoJSON feature with its deadline state, built by PostGIS in one
+    query; plus the count per state. No reporter contact data."""
+    name = "name_en" if language.startswith("en") else "name_de"
+    sql = f"""
+        WITH t AS (
+            SELECT r.id, r.location, r.status, r.priority, r.created_at, r.description,
+                   r.confirmations_count, coalesce(a.due_at, r.due_at) AS due_at,
+                   c.code AS category, c.{name} AS category_name,
+                   d.code AS district, d.name AS district_name,
+                   cr.code AS crew, cr.name AS crew_name,
+                   {_STATE_SQL} AS state
+            FROM reports_report r
+            JOIN reports_category c ON c.id = r.category_id
+            LEFT JOIN districts_district d ON d.id = r.district_id
+            LEFT JOIN crews_assignment a ON a.report_id = r.id AND a.active
+            LEFT JOIN crews_crew cr ON cr.id = a.crew_id
+            WHERE r.status = ANY(%(open)s)
+        )
+        SELECT json_build_object(
+            'type', 'FeatureCollection',
+            'features', coalesce(json_agg(json_build_object(
+                'type', 'Feature', 'id', t.id,
+                'geometry', ST_AsGeoJSON(t.location, 6)::json,
+                'properties', json_build_object(
+                    'id', t.id, 'state', t.state, 'status', t.status, 'priority', t.priority,
+                    'category', t.category, 'category_name', t.category_name,
+                    'district', t.district, 'district_name', t.district_name,
+                    'crew', t.crew, 'crew_name', t.crew_name, 'due_at', t.due_at,
+                    'created_at', t.created_at, 'confirmations', t.confirmations_count,
+                    'description', left(t.description, 140))
+            ) ORDER BY t.due_at NULLS FIRST, t.id), '[]'::json),
+            'counts', json_build_object(
+                'unassigned', count(*) FILTER (WHERE t.state = 'unassigned'),
+                'late', count(*) FILTER (WHERE t.state = 'late'),
+                'due_soon', count(*) FILTER (WHERE t.state = 'due_soon'),
+                'on_time', count(*) FILTER (WHERE t.state = 'on_time')),
+            'generated_at', %(now)s
+        )::text
+        FROM t
+    """  # noqa: S608 - only the column name is formatted in, chosen from two constants
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {"now": now, "soon": now + DUE_SOON_WINDOW, "open": list(Report.OPEN_STATUSES)},
+        )
+        return json.loads(cursor.fetchone()[0])
+
+
+def crew_list(*, active_only: bool = True) -> QuerySet[Crew]:
+    crews = Crew.objects.order_by("name")
+    return crews.filter(active=True) if active_only else crews
+
+
+def crews_geojson() -> dict:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [crew.depot.x, crew.depot.y]},
+            "properties": {"code": crew.code, "name": crew.name},
+        }
+        for crew in crew_list().exclude(depot__isnull=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def crews_serving(*, report: Report) -> QuerySet[Crew]:
+    """Crews that could take this report: those serving its district for its category first."""
+    crews = crew_list().annotate(
+        serves=Count(
+            "responsibilities",
+            filter=Q(responsibilities__district_id=report.district_id)
+            & (
+                Q(responsibilities__category_id=report.category_id)
+                | Q(responsibilities__category__isnull=True)
+            ),
+            distinct=True,
+        ),
+        open_load=Count(
+            "assignments",
+            filter=Q(
+                assignments__active=True, assignments__report__status__in=Report.OPEN_STATUSES
+            ),
+            distinct=True,
+        ),
+    )
+    return crews.order_by("-serves", "open_load", "name")
+
+
+def is_dispatcher(user) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=DISPATCHER_GROUP).exists()
+
+
+def dispatcher_emails() -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True, groups__name=DISPATCHER_GROUP)
+    return sorted({email for email in users.values_list("email", flat=True) if email})
+
+
+def preventive_tasks_due(*, crew: Crew | None = None, on: date) -> QuerySet[PreventiveTask]:
+    tasks = PreventiveTask.objects.filter(active=True, next_due_on__lte=on).select_related(
+        "crew", "category", "district"
+    )
+    return tasks.filter(crew=crew) if crew is not None else tasks
+
+
+# --- exports for staff -------------------------------------------------------------------------
+
+# The open-data column set: no reporter contact data, no tracking token, and no free text (a
+# description may name people or number plates).
+EXPORT_COLUMNS = [
+    "id",
+    "category",
+    "category_name",
+    "status",
+    "district",
+    "district_name",
+    "lat",
+    "lon",
+    "created_at",
+    "due_at",
+    "closed_at",
+    "cleared_on_time",
+    "crew",
+    "priority",
+    "confirmations",
+]
+
+
+class _X(Func):
+    function = "ST_X"
+    output_field = FloatField()
+
+
+class _Y(Func):
+    function = "ST_Y"
+    output_field = FloatField()
+
+
+def tickets_for_export(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    status: list[str] | None = None,
+    district: str | None = None,
+    category: str | None = None,
+    crew: str | None = None,
+) -> list[dict]:
+    """Filtered reports as rows of EXPORT_COLUMNS (received in [start, end))."""
+    reports = Report.objects.all()
+    if start is not None:
+        reports = reports.filter(created_at__gte=start)
+    if end is not None:
+        reports = reports.filter(created_at__lt=end)
+    if status:
+        reports = reports.filter(status__in=status)
+    if district:
+        reports = reports.filter(district__code=district)
+    if category:
+        reports = reports.filter(category__code=category)
+    active_crew = Assignment.objects.filter(report=OuterRef("pk"), active=True).values(
+        "crew__name"
+    )[:1]
+    if crew:
+        reports = reports.filter(assignments__active=True, assignments__crew__code=crew)
+    rows = (
+        reports.annotate(
+            lat=_Y("location"),
+            lon=_X("location"),
+            crew_name=Subquery(active_crew),
+            on_time=Case(
+                When(status=Report.Status.CLEARED, closed_at__lte=F("due_at"), then=Value(True)),
+                When(status=Report.Status.CLEARED, then=Value(False)),
+                default=Value(None),
+            ),
+        )
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "category__code",
+            "category__name_de",
+            "status",
+            "district__code",
+            "district__name",
+            "lat",
+            "lon",
+            "created_at",
+            "due_at",
+            "closed_at",
+            "on_time",
+            "crew_name",
+            "priority",
+            "confirmations_count",
+        )
+    )
+    renames = {
+        "category__code": "category",
+        "category__name_de": "category_name",
+        "district__code": "district",
+        "district__name": "district_name",
+        "on_time": "cleared_on_time",
+        "crew_name": "crew",
+        "confirmations_count": "confirmations",
+    }
+    return [{renames.get(k, k): v for k, v in row.items()} for row in rows.iterator()]

@@ -7,3 +7,11 @@ def assignments_flag_overdue_task() -> int:
     from crews.services import assignments_flag_overdue  # services queue tasks; avoid the cycle
 
     return assignments_flag_overdue(now=timezone.now())
+
+
+@shared_task
+def escalation_run_task() -> dict:
+    from crews.escalation import escalation_run
+
+    result = escalation_run(now=timezone.now())
+    return {"late": result.late, "unassigned": result.unassigned, "emails": result.emails}

@@ -1,5 +1,6 @@
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
+from django.db.models.functions import Upper
 
 
 class DistrictQuerySet(models.QuerySet):
@@ -39,3 +40,32 @@ class ServiceArea(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Address(models.Model):
+    """A postal address with a position, from the city's address list (for people who cannot
+    use the map: street and house-number search)."""
+
+    street = models.CharField(max_length=200)
+    house_number = models.CharField(max_length=20)
+    postcode = models.CharField(max_length=10, blank=True)
+    location = models.PointField(srid=4326, spatial_index=True)
+    district = models.ForeignKey(
+        District, on_delete=models.SET_NULL, null=True, blank=True, related_name="addresses"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["street", "house_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["street", "house_number", "postcode"], name="address_unique"
+            )
+        ]
+        indexes = [
+            # Street search compares UPPER(street) (`iexact`, `istartswith`).
+            models.Index(Upper("street"), name="address_street_upper_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.street} {self.house_number}, {self.postcode}".rstrip(", ")

@@ -1,7 +1,11 @@
-from django.contrib.gis.geos import Point
-from django.db.models import QuerySet
+import re
 
-from districts.models import District, ServiceArea
+from django.contrib.gis.db.models.functions import PointOnSurface
+from django.contrib.gis.geos import Point
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Length
+
+from districts.models import Address, District, ServiceArea
 
 
 def district_for_point(*, point: Point) -> District | None:
@@ -42,3 +46,40 @@ def districts_geojson(*, tolerance: float = 0.0001) -> str:
             [tolerance],
         )
         return cursor.fetchone()[0]
+
+
+def district_choices() -> list[dict]:
+    """Each district with a point surely inside it, for choosing a place without a map."""
+    rows = District.objects.annotate(inside=PointOnSurface("boundary")).order_by("name")
+    return [
+        {"code": d.code, "name": d.name, "lat": round(d.inside.y, 6), "lon": round(d.inside.x, 6)}
+        for d in rows
+    ]
+
+
+def addresses_exist() -> bool:
+    return Address.objects.exists()
+
+
+_STREET_ABBREVIATION = re.compile(r"(str)\.?$|(str)\.?(?=\s)", re.IGNORECASE)
+_QUERY = re.compile(r"^\s*(?P<street>.*?[^\d\s,])[\s,]*(?P<number>\d+\s*[a-zA-Z]?)?\s*$")
+
+
+def address_search(*, query: str, limit: int = 10) -> QuerySet[Address]:
+    """Addresses for "Königsbrücker Str. 12" style input: the street by prefix (case-insensitive,
+    "Str." expanded), the house number by prefix when one is given."""
+    match = _QUERY.match(query or "")
+    if match is None or len(match["street"].strip()) < 3:
+        return Address.objects.none()
+    street = match["street"].strip()
+    number = (match["number"] or "").replace(" ", "")
+    streets = {street, _STREET_ABBREVIATION.sub("straße", street)}
+    condition = None
+    for variant in streets:
+        term = Q(street__istartswith=variant)
+        condition = term if condition is None else condition | term
+    found = Address.objects.filter(condition).select_related("district")
+    if number:
+        found = found.filter(house_number__istartswith=number)
+    # Natural house-number order: 2 before 10.
+    return found.order_by("street", Length("house_number"), "house_number", "postcode")[:limit]

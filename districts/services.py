@@ -1,15 +1,17 @@
+import csv
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.gis.gdal import DataSource, GDALException
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from districts.models import District, ServiceArea
+from districts.models import Address, District, ServiceArea
 
 logger = logging.getLogger(__name__)
 
@@ -159,3 +161,142 @@ def service_area_import(
     if not commit:
         transaction.set_rollback(True)
     return area, created
+
+
+ADDRESS_FILE_MISSING = "Address file not found: {path}"
+ADDRESS_COLUMNS_MISSING = (
+    "The address file lacks the column(s) {missing}. Columns found: {found}. "
+    "Expected street, house_number, postcode, lat, lon (German names such as strasse, "
+    "hausnummer, plz, breite, laenge are understood too)."
+)
+ADDRESS_ROW_INVALID = "line {line}: {problem}"
+
+# Accepted column names (lower-case) for each field: English and common German spellings.
+ADDRESS_COLUMNS = {
+    "street": ("street", "strasse", "straße", "str", "strassenname", "straßenname"),
+    "house_number": ("house_number", "housenumber", "hausnummer", "hnr", "hsnr", "nr"),
+    "postcode": ("postcode", "zip", "zipcode", "plz", "postleitzahl"),
+    "lat": ("lat", "latitude", "breite", "y"),
+    "lon": ("lon", "lng", "long", "longitude", "laenge", "länge", "x"),
+}
+ADDRESS_OPTIONAL = {"postcode"}
+
+
+@dataclass
+class AddressImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _address_columns(header: list[str]) -> dict[str, str]:
+    lowered = {name.strip().lower(): name for name in header}
+    columns, missing = {}, []
+    for key, names in ADDRESS_COLUMNS.items():
+        found = next((lowered[n] for n in names if n in lowered), None)
+        if found is None and key not in ADDRESS_OPTIONAL:
+            missing.append(key)
+        columns[key] = found
+    if missing:
+        raise ValidationError(
+            ADDRESS_COLUMNS_MISSING.format(missing=", ".join(missing), found=", ".join(header))
+        )
+    return columns
+
+
+def _coordinate(raw: str) -> float:
+    # German CSV exports often write decimals with a comma.
+    return float(raw.strip().replace(",", "."))
+
+
+@transaction.atomic
+def address_import(
+    *,
+    path: Path,
+    commit: bool = True,
+    progress: Callable[[int, str], None] | None = None,
+    progress_every: int = 1000,
+) -> AddressImportResult:
+    """Create or update addresses from a CSV with coordinates (WGS 84), keyed by street, house
+    number and postcode (idempotent). Bad rows are reported by line and skipped; each address is
+    given the district that covers it."""
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(ADDRESS_FILE_MISSING.format(path=path))
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    columns = _address_columns(reader.fieldnames or [])
+    existing = {
+        (a.street, a.house_number, a.postcode): a
+        for a in Address.objects.all().only("id", "street", "house_number", "postcode", "location")
+    }
+    result = AddressImportResult()
+    for line, row in enumerate(reader, start=2):
+        street = (row.get(columns["street"]) or "").strip()
+        number = (row.get(columns["house_number"]) or "").strip()
+        postcode = (row.get(columns["postcode"]) or "").strip() if columns["postcode"] else ""
+        try:
+            lat = _coordinate(row.get(columns["lat"]) or "")
+            lon = _coordinate(row.get(columns["lon"]) or "")
+        except ValueError:
+            result.errors.append(
+                ADDRESS_ROW_INVALID.format(line=line, problem="latitude/longitude is not a number")
+            )
+            continue
+        if not street or not number:
+            result.errors.append(
+                ADDRESS_ROW_INVALID.format(line=line, problem="street or house number is empty")
+            )
+            continue
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            result.errors.append(
+                ADDRESS_ROW_INVALID.format(
+                    line=line, problem=f"coordinates out of range ({lat}, {lon}); lat/lon swapped?"
+                )
+            )
+            continue
+        point = Point(lon, lat, srid=4326)
+        district = District.objects.covering(point).first()
+        if district is None:
+            result.errors.append(
+                ADDRESS_ROW_INVALID.format(
+                    line=line, problem=f"({lat}, {lon}) lies in no district; lat/lon swapped?"
+                )
+            )
+            continue
+        address = existing.get((street, number, postcode))
+        if address is None:
+            address = Address.objects.create(
+                street=street,
+                house_number=number,
+                postcode=postcode,
+                location=point,
+                district=district,
+            )
+            existing[(street, number, postcode)] = address
+            result.created += 1
+        elif address.location.equals_exact(point, 1e-7):
+            result.unchanged += 1
+        else:
+            address.location = point
+            address.district = district
+            address.save(update_fields=["location", "district", "updated_at"])
+            result.updated += 1
+        if progress and (line - 1) % progress_every == 0:
+            progress(line - 1, f"{street} {number}")
+    if not commit:
+        transaction.set_rollback(True)
+    logger.info(
+        "address import %s: %d created, %d updated, %d unchanged, %d errors",
+        path,
+        result.created,
+        result.updated,
+        result.unchanged,
+        len(result.errors),
+    )
+    return result

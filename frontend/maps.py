@@ -11,6 +11,10 @@ import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+from folium.plugins import MarkerCluster
+
+from civicmap.middleware import nonce_blocks
 
 STATUS_COLOURS = {
     "new": "#b45309",
@@ -46,7 +50,7 @@ def base_map(*, zoom: int = 12, height: str = "60vh") -> folium.Map:
     folium.TileLayer(
         tiles=settings.MAP_TILE_URL,
         attr=f"{settings.MAP_TILE_ATTRIBUTION} | {_short_data_attribution()}",
-        name="Karte",
+        name=gettext("Base map"),
         max_zoom=19,
     ).add_to(fmap)
     return fmap
@@ -66,10 +70,11 @@ def map_parts(fmap: folium.Map) -> MapParts:
     header = figure.header.render()
     # folium forbids zooming the page (user-scalable=no); WCAG 1.4.4 needs it allowed.
     header = re.sub(r"<meta name=\"viewport\"[^>]*>", "", header, flags=re.S)
+    # Inline blocks carry the Content-Security-Policy nonce (civicmap.middleware).
     return MapParts(
-        header=mark_safe(header),  # noqa: S308 - folium output built from our own data
-        html=mark_safe(figure.html.render()),  # noqa: S308
-        script=mark_safe(f"<script>{figure.script.render()}</script>"),  # noqa: S308
+        header=mark_safe(nonce_blocks(header)),  # noqa: S308 - folium output from our own data
+        html=mark_safe(nonce_blocks(figure.html.render())),  # noqa: S308
+        script=mark_safe(nonce_blocks(f"<script>{figure.script.render()}</script>")),  # noqa: S308
     )
 
 
@@ -101,4 +106,76 @@ def reports_map(*, reports, districts_geojson: str | None) -> MapParts:
             tooltip=f"#{report.pk} {report.category.name} ({report.get_status_display()})",
         ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(fmap)
+    return map_parts(fmap)
+
+
+MARKERCLUSTER_DIR = "frontend/vendor/leaflet.markercluster-1.5.3"
+
+
+def marker_cluster(*, name: str) -> MarkerCluster:
+    """folium's MarkerCluster with the vendored Leaflet.markercluster instead of its CDN copy."""
+    cluster = MarkerCluster(
+        name=name,
+        options={"showCoverageOnHover": False, "maxClusterRadius": 50, "chunkedLoading": True},
+    )
+    cluster.default_js = [
+        ("markerclusterjs", static(f"{MARKERCLUSTER_DIR}/leaflet.markercluster.js"))
+    ]
+    cluster.default_css = [
+        ("markerclustercss", static(f"{MARKERCLUSTER_DIR}/MarkerCluster.css")),
+        ("markerclusterdefaultcss", static(f"{MARKERCLUSTER_DIR}/MarkerCluster.Default.css")),
+    ]
+    return cluster
+
+
+@dataclass(frozen=True)
+class PublicMap:
+    parts: MapParts
+    config: dict
+
+
+def public_map(*, districts_geojson: str | None, data_url: str) -> PublicMap:
+    """The public map: the district layer (toggleable) and an empty cluster layer that the
+    page's script fills from `data_url` (GeoJSON). The HTML stays the same size however many
+    reports there are; a vector-tile source can later replace `data_url` above a threshold."""
+    fmap = base_map(height="100%")
+    if districts_geojson:
+        districts_layer(districts_geojson, name=gettext("City districts")).add_to(fmap)
+    cluster = marker_cluster(name=gettext("Reports")).add_to(fmap)
+    # Filled by the page's script from the events API (search box and date filter).
+    events = folium.FeatureGroup(name=gettext("Events"), show=True).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    config = {
+        "map": fmap.get_name(),
+        "cluster": cluster.get_name(),
+        "events": events.get_name(),
+        "dataUrl": data_url,
+        "colours": STATUS_COLOURS,
+        "text": {
+            "status": gettext("Status"),
+            "district": gettext("District"),
+            "due": gettext("Due by"),
+            "details": gettext("Details of report #{id}"),
+            "photo": gettext("Photo of report #{id}"),
+            "loading_failed": gettext(
+                "The reports could not be loaded onto the map; the list below shows them."
+            ),
+        },
+    }
+    return PublicMap(parts=map_parts(fmap), config=config)
+
+
+def report_map(*, report, zoom: int = 16) -> MapParts:
+    """A small map around one report (its marker in the status colour)."""
+    fmap = base_map(zoom=zoom, height="100%")
+    fmap.location = [report.location.y, report.location.x]
+    folium.CircleMarker(
+        location=[report.location.y, report.location.x],
+        radius=10,
+        color="#ffffff",
+        weight=2,
+        fill=True,
+        fill_color=STATUS_COLOURS.get(report.status, "#111827"),
+        fill_opacity=0.9,
+    ).add_to(fmap)
     return map_parts(fmap)

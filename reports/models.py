@@ -23,6 +23,10 @@ class Category(models.Model):
         WORKING_DAYS = "working_days", _("working days")
         HOURS = "hours", _("hours")
 
+    class Moderation(models.TextChoices):
+        IMMEDIATE = "immediate", _("publish immediately")
+        APPROVAL = "approval", _("publish after staff approval")
+
     code = models.SlugField(max_length=64, unique=True)
     name_de = models.CharField(max_length=200)
     name_en = models.CharField(max_length=200)
@@ -41,6 +45,15 @@ class Category(models.Model):
     attributes = models.JSONField(default=list, blank=True)
     active = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=0)
+    # Pre-moderation: publish a new report at once, or only after staff approved it.
+    moderation = models.CharField(
+        max_length=20, choices=Moderation.choices, default=Moderation.IMMEDIATE
+    )
+    # Sensitive places (needles, shelters, ...): the public sees only the centre of a grid cell
+    # of this size in metres; 0 means the exact point. Crews and dispatchers see the exact point.
+    public_grid_m = models.PositiveIntegerField(
+        default=0, help_text="coarsen the public location to a grid of this many metres; 0: exact"
+    )
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -66,6 +79,10 @@ class ReportQuerySet(models.QuerySet):
     def closed(self) -> "ReportQuerySet":
         return self.exclude(status__in=Report.OPEN_STATUSES)
 
+    def published(self) -> "ReportQuerySet":
+        """What the public may see at all (pre-moderated reports wait for approval)."""
+        return self.filter(moderation=Report.Moderation.PUBLISHED)
+
 
 class Report(models.Model):
     class Status(models.TextChoices):
@@ -81,9 +98,19 @@ class Report(models.Model):
         OPEN311 = "open311", "Open311"
         STAFF = "staff", _("staff")
 
+    class Moderation(models.TextChoices):
+        PUBLISHED = "published", _("published")
+        PENDING = "pending", _("waiting for approval")
+        HIDDEN = "hidden", _("hidden by the city")
+
     OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
 
+    # The exact point: crews, dispatchers and routing use it; never in public output for a
+    # category with a coarse public grid.
     location = models.PointField(srid=4326, spatial_index=True)
+    # What every public output shows: the exact point, or the centre of the category's grid cell.
+    # Computed when the report is stored (see `reports.services.public_point`).
+    public_location = models.PointField(srid=4326, spatial_index=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports")
     district = models.ForeignKey(
         District, on_delete=models.PROTECT, related_name="reports", null=True, blank=True
@@ -106,6 +133,15 @@ class Report(models.Model):
     reporter_name = models.CharField(max_length=200, blank=True)
     reporter_phone = models.CharField(max_length=50, blank=True)
     tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token)
+    # When the contact data above was erased (retention or the resident's own wish).
+    contact_deleted_at = models.DateTimeField(null=True, blank=True)
+    # Moderation: pending (category needs approval), published, or hidden by staff.
+    moderation = models.CharField(
+        max_length=20, choices=Moderation.choices, default=Moderation.PUBLISHED, db_index=True
+    )
+    moderation_reason = models.CharField(max_length=300, blank=True)
+    # Staff hid the description; the public sees "hidden by the city" instead.
+    description_hidden_reason = models.CharField(max_length=300, blank=True)
     # Bumped on every change; lets a client say "I saw version n" (optimistic locking).
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -125,6 +161,23 @@ class Report(models.Model):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    @property
+    def is_published(self) -> bool:
+        return self.moderation == self.Moderation.PUBLISHED
+
+    @property
+    def public_description(self) -> str:
+        return "" if self.description_hidden_reason else self.description
+
+    def save(self, *args, **kwargs) -> None:
+        if self.public_location is None and self.location is not None:
+            from reports.geo import public_point  # no query: plain coordinate arithmetic
+
+            self.public_location = public_point(
+                point=self.location, grid_m=self.category.public_grid_m if self.category_id else 0
+            )
+        super().save(*args, **kwargs)
+
 
 class ReportPhoto(models.Model):
     class Kind(models.TextChoices):
@@ -135,11 +188,19 @@ class ReportPhoto(models.Model):
         PENDING = "pending", _("processing")
         READY = "ready", _("ready")
         FAILED = "failed", _("failed")
+        # Redaction failed: never published until staff looked at the blur boxes.
+        NEEDS_REVIEW = "needs_review", _("needs review")
+
+    class BoxSource(models.TextChoices):
+        AUTO = "auto", _("found automatically")
+        STAFF = "staff", _("set by staff")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="photos")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BEFORE)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    original = models.FileField(upload_to="originals/%Y/%m/", storage=_private_storage)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    # Emptied by the retention task some time after the report is closed.
+    original = models.FileField(upload_to="originals/%Y/%m/", storage=_private_storage, blank=True)
+    original_deleted_at = models.DateTimeField(null=True, blank=True)
     public_image = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
     thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/", blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
@@ -147,12 +208,24 @@ class ReportPhoto(models.Model):
     exif_location = models.PointField(srid=4326, null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Areas blurred in every public copy: [{"x", "y", "w", "h" (fractions 0..1 of the upright
+    # image), "source": "auto"|"staff", "label": "face"|"plate"|""}].
+    blur_boxes = models.JSONField(default=list, blank=True)
+    # None until the detector ran; staff review sets it too.
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redaction_error = models.TextField(blank=True)
+    # Staff hid the photo; the public sees "hidden by the city" instead.
+    hidden_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.kind} photo of report {self.report_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.state == self.State.READY and not self.hidden_reason
 
 
 class ReportEvent(models.Model):

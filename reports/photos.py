@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
@@ -20,14 +21,18 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
 
-PHOTO_TOO_LARGE = "The photo is too large ({size_mb:.1f} MB). The limit is {limit_mb:.0f} MB."
-PHOTO_EMPTY = "The photo file is empty."
-PHOTO_NOT_AN_IMAGE = "This file is not a photo we can read. Please send a JPEG, PNG, WebP or HEIC."
-PHOTO_FORMAT = "Photos in {format} format are not accepted. Please send a JPEG, PNG, WebP or HEIC."
-PHOTO_TOO_MANY_PIXELS = (
+PHOTO_TOO_LARGE = _("The photo is too large ({size_mb:.1f} MB). The limit is {limit_mb:.0f} MB.")
+PHOTO_EMPTY = _("The photo file is empty.")
+PHOTO_NOT_AN_IMAGE = _(
+    "This file is not a photo we can read. Please send a JPEG, PNG, WebP or HEIC."
+)
+PHOTO_FORMAT = _(
+    "Photos in {format} format are not accepted. Please send a JPEG, PNG, WebP or HEIC."
+)
+PHOTO_TOO_MANY_PIXELS = _(
     "The photo has too many pixels ({megapixels:.0f} megapixels). The limit is {limit:.0f}."
 )
-PHOTO_BROKEN = (
+PHOTO_BROKEN = _(
     "The photo is damaged or incomplete (perhaps the upload was cut off). Please try again."
 )
 
@@ -157,14 +162,13 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
-def render_public_copies(data: bytes) -> Rendered:
-    """Orientation applied, at most PHOTO_PUBLIC_MAX_PX, no metadata; plus a thumbnail."""
-    public_max = settings.PHOTO_PUBLIC_MAX_PX
-    thumb_max = settings.PHOTO_THUMB_MAX_PX
+def open_upright(data: bytes, max_px: int | None = None) -> Image.Image:
+    """The photo as an RGB image, orientation applied, at most `max_px` on its longer side."""
+    max_px = max_px or settings.PHOTO_PUBLIC_MAX_PX
     image = Image.open(io.BytesIO(data))
     if image.format == "JPEG":
         # JPEG DCT scaling: decode straight at the nearest power-of-two size above the target.
-        image.draft("RGB", (public_max, public_max))
+        image.draft("RGB", (max_px, max_px))
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")
@@ -172,7 +176,25 @@ def render_public_copies(data: bytes) -> Rendered:
         background.paste(rgba, mask=rgba.split()[-1])
         image = background
     image = image.convert("RGB")
-    image.thumbnail((public_max, public_max), Image.Resampling.LANCZOS)
+    image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+    return image
+
+
+def encode_jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    """A metadata-free JPEG of `image` (used for the staff-only view of an original too)."""
+    return _encode(image, quality=quality)
+
+
+def render_public_copies(
+    data: bytes, boxes: list[dict] | None = None, image: Image.Image | None = None
+) -> Rendered:
+    """Orientation applied, at most PHOTO_PUBLIC_MAX_PX, no metadata, `boxes` blurred (see
+    `reports.redaction`); plus a thumbnail made from the blurred copy."""
+    from reports.redaction import blur
+
+    thumb_max = settings.PHOTO_THUMB_MAX_PX
+    image = image if image is not None else open_upright(data)
+    image = blur(image, boxes or [])
     public_jpeg = _encode(image, quality=82)
     thumb = image.copy()
     thumb.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS)

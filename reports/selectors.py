@@ -1,8 +1,13 @@
+import math
+from datetime import datetime, timedelta
+
+from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from reports.models import Category, Report, ReportEvent, ReportPhoto
+from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
 def category_list(*, active_only: bool = True) -> QuerySet[Category]:
@@ -10,22 +15,42 @@ def category_list(*, active_only: bool = True) -> QuerySet[Category]:
     return categories.filter(active=True) if active_only else categories
 
 
+def public_photos() -> QuerySet[ReportPhoto]:
+    """Photos the public may see: redacted copy ready, not hidden by staff."""
+    return ReportPhoto.objects.filter(state=ReportPhoto.State.READY, hidden_reason="")
+
+
 def report_list(
     *,
     status: list[str] | None = None,
     category: str | None = None,
     district: str | None = None,
+    published_only: bool = True,
 ) -> QuerySet[Report]:
-    """Reports for public lists, with what a list row needs loaded up front."""
+    """Reports for public lists, with what a list row needs loaded up front.
+
+    Only published reports (not waiting for approval, not hidden by staff) unless
+    `published_only=False` (the resident's own tracking page, staff pages). Public output must
+    show `public_location` (coarse for sensitive categories) and `public_description`.
+    """
     reports = Report.objects.select_related("category", "district").prefetch_related(
         Prefetch(
             "photos",
-            queryset=ReportPhoto.objects.filter(
-                state=ReportPhoto.State.READY, kind=ReportPhoto.Kind.BEFORE
-            ),
+            queryset=public_photos().filter(kind=ReportPhoto.Kind.BEFORE),
             to_attr="public_photos",
         )
     )
+    hidden = (
+        ReportPhoto.objects.filter(report=OuterRef("pk"))
+        .exclude(hidden_reason="")
+        .order_by()
+        .values("report")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    reports = reports.annotate(hidden_photos=Coalesce(Subquery(hidden), 0))
+    if published_only:
+        reports = reports.published()
     if status:
         reports = reports.filter(status__in=status)
     if category:
@@ -40,7 +65,8 @@ def report_get(*, report_id: int) -> Report | None:
 
 
 def report_by_token(*, token: str) -> Report | None:
-    return report_list().filter(tracking_token=token).first()
+    """The resident's own report, also while it waits for approval or is hidden."""
+    return report_list(published_only=False).filter(tracking_token=token).first()
 
 
 def report_public_events(*, report: Report) -> QuerySet[ReportEvent]:
@@ -50,8 +76,177 @@ def report_public_events(*, report: Report) -> QuerySet[ReportEvent]:
 def reports_nearby_open(
     *, point: Point, category: Category | None = None, meters: float = 30
 ) -> QuerySet[Report]:
-    """Open reports within `meters` of a point (geography distance, index-assisted)."""
-    nearby = Report.objects.open().filter(location__dwithin=(point, D(m=meters)))
+    """Open reports within `meters` of a point (spheroid distance, index-assisted), nearest
+    first, each with its `distance`."""
+    # A metre distance is not allowed on a geometry in degrees: a generous box in degrees picks
+    # candidates through the spatial index, the true distance in metres decides.
+    degrees = meters / 111_000 / max(math.cos(math.radians(point.y)), 0.01)
+    nearby = (
+        Report.objects.open()
+        .filter(location__dwithin=(point, degrees))
+        .annotate(distance=Distance("location", point))
+        .filter(distance__lte=D(m=meters))
+        .order_by("distance")
+    )
     if category is not None:
         nearby = nearby.filter(category=category)
     return nearby.select_related("category", "district")
+
+
+PUBLIC_MAP_CLEARED_DAYS = 30
+
+
+def reports_public_map(*, now: datetime, cleared_days: int = PUBLIC_MAP_CLEARED_DAYS):
+    """What the public map shows: open reports and those cleared in the last `cleared_days`."""
+    since = now - timedelta(days=cleared_days)
+    return report_list().filter(
+        Q(status__in=Report.OPEN_STATUSES) | Q(status=Report.Status.CLEARED, closed_at__gte=since)
+    )
+
+
+def reports_public_map_rows(*, now: datetime, limit: int = 5000) -> list[dict]:
+    """The public map's points in one query: plain values, the first public thumbnail's file name
+    and the category and district names, newest first."""
+    thumbnail = (
+        public_photos()
+        .filter(report=OuterRef("pk"), kind=ReportPhoto.Kind.BEFORE)
+        .order_by("created_at", "id")
+    )
+    rows = (
+        reports_public_map(now=now)
+        .annotate(thumb=Subquery(thumbnail.values("thumbnail")[:1]))
+        .order_by("-created_at", "-id")
+        .values(
+            "id",
+            "public_location",
+            "status",
+            "due_at",
+            "created_at",
+            "closed_at",
+            "thumb",
+            "category__code",
+            "category__name_de",
+            "category__name_en",
+            "category__icon",
+            "district__name",
+        )
+    )
+    rows = list(rows[:limit])
+    for row in rows:
+        # Public output: the (possibly coarsened) public point under the usual name.
+        row["location"] = row.pop("public_location")
+    return rows
+
+
+def report_tracking_events(*, report: Report) -> QuerySet[ReportEvent]:
+    """The history the resident sees on the tracking page: the public events plus their own
+    "not fixed" messages."""
+    return report.events.filter(Q(public=True) | Q(kind=ReportEvent.Kind.REOPENED)).order_by(
+        "created_at", "id"
+    )
+
+
+def report_photos_public(*, report: Report) -> QuerySet[ReportPhoto]:
+    """Photos whose redacted, metadata-free public copy is ready and not hidden by staff (never
+    the originals)."""
+    return public_photos().filter(report=report).order_by("created_at", "id")
+
+
+def reports_public_points(*, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """{id: (lon, lat)} of the public point of those reports that are published (others are
+    missing): what an export that may leave the city uses."""
+    rows = Report.objects.published().filter(pk__in=ids).values_list("pk", "public_location")
+    return {pk: (point.x, point.y) for pk, point in rows}
+
+
+def report_photos_hidden_count(*, report: Report) -> int:
+    """How many photos staff hid ("hidden by the city" on public pages)."""
+    return report.photos.exclude(hidden_reason="").count()
+
+
+def moderation_queue() -> dict:
+    """What staff should look at: reports waiting for approval, reports the public flagged, and
+    photos whose redaction failed."""
+    flagged = ReportFlag.objects.filter(
+        kind=ReportFlag.Kind.PUBLIC_FLAG, resolved_at__isnull=True
+    ).values("report_id")
+    related = ("category", "district")
+    return {
+        "pending": Report.objects.filter(moderation=Report.Moderation.PENDING)
+        .select_related(*related)
+        .order_by("created_at", "id"),
+        "flagged": Report.objects.filter(pk__in=flagged)
+        .select_related(*related)
+        .prefetch_related(
+            Prefetch(
+                "flags",
+                queryset=ReportFlag.objects.filter(
+                    kind=ReportFlag.Kind.PUBLIC_FLAG, resolved_at__isnull=True
+                ),
+                to_attr="open_public_flags",
+            )
+        )
+        .order_by("created_at", "id"),
+        "photos": ReportPhoto.objects.filter(state=ReportPhoto.State.NEEDS_REVIEW)
+        .select_related("report", "report__category")
+        .order_by("created_at", "id"),
+    }
+
+
+def personal_data_export(*, email: str) -> dict:
+    """Everything stored about one person, found by e-mail address (staff only; GDPR Art. 15).
+
+    Reports they sent with their contact data, the photos' metadata, and the history of each.
+    """
+    email = email.strip()
+    reports = (
+        Report.objects.filter(reporter_email__iexact=email)
+        .select_related("category", "district")
+        .prefetch_related("photos", "events")
+        .order_by("created_at", "id")
+        if email
+        else Report.objects.none()
+    )
+    items = []
+    for report in reports:
+        items.append(
+            {
+                "id": report.pk,
+                "created_at": report.created_at.isoformat(),
+                "category": report.category.code,
+                "status": report.status,
+                "closed_at": report.closed_at.isoformat() if report.closed_at else None,
+                "description": report.description,
+                "address": report.address,
+                "location": {"lat": report.location.y, "lon": report.location.x},
+                "district": report.district.name if report.district else None,
+                "reporter_email": report.reporter_email,
+                "reporter_name": report.reporter_name,
+                "reporter_phone": report.reporter_phone,
+                "source": report.source,
+                "attributes": report.attributes,
+                "photos": [
+                    {
+                        "id": photo.pk,
+                        "kind": photo.kind,
+                        "uploaded_at": photo.created_at.isoformat(),
+                        "taken_at": photo.taken_at.isoformat() if photo.taken_at else None,
+                        "gps": {"lat": photo.exif_location.y, "lon": photo.exif_location.x}
+                        if photo.exif_location
+                        else None,
+                        "original_kept": bool(photo.original),
+                    }
+                    for photo in report.photos.all()
+                ],
+                "history": [
+                    {
+                        "at": event.created_at.isoformat(),
+                        "kind": event.kind,
+                        "to_status": event.to_status,
+                        "note": event.note,
+                    }
+                    for event in report.events.all()
+                ],
+            }
+        )
+    return {"email": email, "reports": items, "count": len(items)}

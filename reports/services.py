@@ -1,6 +1,8 @@
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
@@ -8,8 +10,11 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import get_language, override
+from django.utils.translation import gettext_lazy as _
 
 from districts.selectors import district_for_point, point_in_service_area
+from reports.geo import public_point
 from reports.models import (
     Category,
     IdempotencyKey,
@@ -18,35 +23,62 @@ from reports.models import (
     ReportFlag,
     ReportPhoto,
 )
-from reports.photos import PhotoInfo, render_public_copies, validate_photo
+from reports.photos import PhotoInfo, open_upright, render_public_copies, validate_photo
 
 logger = logging.getLogger(__name__)
 
 S = Report.Status
 
-CATEGORY_UNKNOWN = "Unknown category '{code}'. Choose one of: {codes}."
-CATEGORY_INACTIVE = "The category '{code}' is no longer in use."
-LOCATION_REQUIRED = "Please give the place: a position on the map, or a photo with GPS data in it."
-LOCATION_INVALID = "The coordinates are not valid: latitude must be -90..90, longitude -180..180."
-LOCATION_OUTSIDE = (
+CATEGORY_UNKNOWN = _("Unknown category '{code}'. Choose one of: {codes}.")
+CATEGORY_INACTIVE = _("The category '{code}' is no longer in use.")
+LOCATION_REQUIRED = _(
+    "Please give the place: a position on the map, or a photo with GPS data in it."
+)
+LOCATION_INVALID = _(
+    "The coordinates are not valid: latitude must be -90..90, longitude -180..180."
+)
+LOCATION_OUTSIDE = _(
     "This place ({lat:.5f}, {lon:.5f}) is outside the area this service covers. "
     "Please report it to the city or municipality responsible there."
 )
-PHOTO_REQUIRED = "A photo is required for this category."
-TOO_MANY_PHOTOS = "At most {limit} photos can be sent with one report."
-DESCRIPTION_TOO_LONG = "The description is too long (at most {limit} characters)."
-REPORT_TRANSITION_NOT_ALLOWED = "A report that is '{frm}' cannot become '{to}'."
-REPORT_CLOSE_NEEDS_PROOF = "Clearing a report needs an after-photo or a note."
-REPORT_REJECT_NEEDS_REASON = "Rejecting a report needs a reason."
-REPORT_DUPLICATE_NEEDS_TARGET = "Marking a duplicate needs the open report it duplicates."
-REPORT_DUPLICATE_OF_ITSELF = "A report cannot be a duplicate of itself."
-REPORT_DUPLICATE_TARGET_CLOSED = "Report #{id} is closed; a duplicate must point to an open report."
-REPORT_CHANGED_MEANWHILE = (
+PHOTO_REQUIRED = _("A photo is required for this category.")
+TOO_MANY_PHOTOS = _("At most {limit} photos can be sent with one report.")
+DESCRIPTION_TOO_LONG = _("The description is too long (at most {limit} characters).")
+REPORT_TRANSITION_NOT_ALLOWED = _("A report that is '{frm}' cannot become '{to}'.")
+REPORT_CLOSE_NEEDS_PROOF = _("Clearing a report needs an after-photo or a note.")
+REPORT_REJECT_NEEDS_REASON = _("Rejecting a report needs a reason.")
+REPORT_DUPLICATE_NEEDS_TARGET = _("Marking a duplicate needs the open report it duplicates.")
+REPORT_DUPLICATE_OF_ITSELF = _("A report cannot be a duplicate of itself.")
+REPORT_DUPLICATE_TARGET_CLOSED = _(
+    "Report #{id} is closed; a duplicate must point to an open report."
+)
+REPORT_CHANGED_MEANWHILE = _(
     "This ticket was changed meanwhile (now '{status}', version {version}). "
     "Please look at its current state and try again."
 )
+REOPEN_NOT_CLEARED = _("Only a cleared report can be reopened.")
+REOPEN_TOO_LATE = _(
+    "This report was cleared more than {days} days ago. Please send a new report instead."
+)
+REOPEN_NEEDS_NOTE = _("Please tell us briefly what is still wrong.")
+REOPEN_FLAG_REASON = _("The resident says it is not fixed: {note}")
+PHOTO_FAR_REASON = _(
+    "The photo was taken {meters:.0f} m from the pin (more than {limit:.0f} m): check the place."
+)
+PHOTO_OLD_REASON = _(
+    "The photo was taken on {taken:%d.%m.%Y %H:%M}, {days:.1f} days before the report "
+    "(more than {limit:.0f} days): it may be out of date."
+)
+MODERATION_NEEDS_REASON = _("Please give a reason; it is kept with the report.")
+MODERATION_UNKNOWN_ACTION = _("Unknown moderation action '{action}'.")
+PUBLIC_FLAG_REASON = _("Flagged as inappropriate by a member of the public: {note}")
+PUBLIC_FLAG_NOT_VISIBLE = _("This report is not public.")
+BLUR_NO_ORIGINAL = _(
+    "The original of this photo was deleted under the retention rules; it cannot be rendered again."
+)
 
 CREATE_SCOPE = "report_create"
+REOPEN_WINDOW_DAYS = 14
 MAX_PHOTOS = 5
 MAX_DESCRIPTION = 5000
 
@@ -114,6 +146,9 @@ def event_record(
     photo: ReportPhoto | None = None,
     data: dict | None = None,
 ) -> ReportEvent:
+    from reports.live import report_changed_on_commit
+
+    report_changed_on_commit(report_id=report.pk, kind=kind)
     return ReportEvent.objects.create(
         report=report,
         kind=kind,
@@ -144,6 +179,14 @@ def _store_photo(
     photo.save()
     transaction.on_commit(lambda: _queue_photo_processing(photo.pk))
     return photo
+
+
+def _queue_tracking_email(report_id: int) -> None:
+    """Send the tracking link once the report is committed, in the submitter's language."""
+    from reports.tasks import report_tracking_email_task  # tasks import services
+
+    language = get_language() or settings.LANGUAGE_CODE
+    transaction.on_commit(lambda: report_tracking_email_task.delay(report_id, language))
 
 
 def _queue_photo_processing(photo_id: int) -> None:
@@ -199,6 +242,10 @@ def report_create(
         with transaction.atomic():
             report = Report(
                 location=location,
+                public_location=public_point(point=location, grid_m=category.public_grid_m),
+                moderation=Report.Moderation.PENDING
+                if category.moderation == Category.Moderation.APPROVAL
+                else Report.Moderation.PUBLISHED,
                 category=category,
                 district=district_for_point(point=location),
                 description=description.strip(),
@@ -217,8 +264,14 @@ def report_create(
                     scope=CREATE_SCOPE, key=idempotency_key, report=report
                 )
             event_record(report=report, kind=ReportEvent.Kind.CREATED, actor=actor, to_status=S.NEW)
-            for upload, info in zip(photos, infos, strict=True):
+            if report.reporter_email:
+                _queue_tracking_email(report.pk)
+            stored = [
                 _store_photo(report=report, upload=upload, info=info)
+                for upload, info in zip(photos, infos, strict=True)
+            ]
+            if source != Report.Source.STAFF:
+                photos_plausibility_check(report=report, photos=stored)
     except IntegrityError:
         # Two retries raced: the other one stored the report first; answer with it.
         earlier = IdempotencyKey.objects.filter(
@@ -333,6 +386,49 @@ def report_confirm(
     return report
 
 
+def report_reopen_window_open(*, report: Report, now: datetime | None = None) -> bool:
+    """True while a resident may still say "not fixed": cleared at most 14 days ago."""
+    if report.status != S.CLEARED or report.closed_at is None:
+        return False
+    now = now or timezone.now()
+    return now - report.closed_at <= timedelta(days=REOPEN_WINDOW_DAYS)
+
+
+@transaction.atomic
+def report_reopen_by_resident(
+    *, report: Report, note: str, photo=None, now: datetime | None = None
+) -> Report:
+    """The resident says a cleared report is not fixed: back to the queue (to the crew that
+    still holds it), with the note and an optional new photo, and a flag for the dispatchers."""
+    current = Report.objects.select_for_update().get(pk=report.pk)
+    if current.status != S.CLEARED:
+        raise ValidationError(REOPEN_NOT_CLEARED)
+    if not report_reopen_window_open(report=current, now=now):
+        raise ValidationError(REOPEN_TOO_LATE.format(days=REOPEN_WINDOW_DAYS))
+    if not note.strip():
+        raise ValidationError({"note": REOPEN_NEEDS_NOTE})
+    info = None
+    if photo is not None:
+        try:
+            info = validate_photo(photo)
+        except ValidationError as exc:
+            raise ValidationError({"photo": exc.messages}) from exc
+    # The crew assignment (crews app) stays active when a ticket is cleared; reopening hands the
+    # ticket back to that crew. `reports` does not import `crews`, the reverse relation suffices.
+    held = current.assignments.filter(active=True).exists()
+    # The resident's words go to the dispatchers, not onto public pages.
+    current = report_transition(
+        report=current, to=S.ASSIGNED if held else S.NEW, note=note, public_note=False
+    )
+    if info is not None:
+        stored = _store_photo(report=current, upload=photo, info=info)
+        event_record(report=current, kind=ReportEvent.Kind.PHOTO, photo=stored, public=False)
+    with override(settings.LANGUAGE_CODE):  # the dispatchers' language
+        reason = REOPEN_FLAG_REASON.format(note=note.strip())
+    report_flag_add(report=current, kind=ReportFlag.Kind.REOPENED, reason=reason)
+    return current
+
+
 @transaction.atomic
 def report_photo_add(
     *, report: Report, upload, kind: str = ReportPhoto.Kind.BEFORE, actor=None
@@ -371,27 +467,346 @@ def report_flag_resolve(*, flag: ReportFlag, actor: AbstractBaseUser | None = No
     return flag
 
 
-def report_photo_process(*, photo_id: int) -> ReportPhoto | None:
-    """Make the public copy and thumbnail of a stored original (idempotent)."""
+def report_photo_process(*, photo_id: int, detect: bool = True) -> ReportPhoto | None:
+    """Make the redacted public copy and thumbnail of a stored original (idempotent).
+
+    With `detect`, faces and number plates are searched and added to the photo's blur boxes
+    (boxes staff set are kept). When the detector fails, no public copy exists and the photo is
+    `needs_review` until staff saved its boxes. After a staff edit, `detect=False` re-renders
+    with exactly the stored boxes.
+    """
+    from reports.redaction import RedactionError, clean_boxes
+    from reports.redaction import detect as detect_boxes
+
     photo = ReportPhoto.objects.filter(pk=photo_id).first()
     if photo is None:
         logger.warning("photo %s vanished before processing", photo_id)
         return None
+    if not photo.original:
+        logger.warning("photo %s has no original any more; nothing to render", photo_id)
+        return None
     with photo.original.open("rb") as handle:
         data = handle.read()
     try:
-        rendered = render_public_copies(data)
+        image = open_upright(data)
     except (OSError, ValueError) as exc:
         logger.error("photo %s could not be processed: %s", photo_id, exc)
         ReportPhoto.objects.filter(pk=photo_id).update(state=ReportPhoto.State.FAILED)
         return None
+    boxes = clean_boxes(photo.blur_boxes)
+    if detect:
+        try:
+            found = detect_boxes(image)
+        except RedactionError as exc:
+            logger.error("photo %s: redaction failed, kept hidden for review: %s", photo_id, exc)
+            _public_copies_delete(photo)
+            photo.state = ReportPhoto.State.NEEDS_REVIEW
+            photo.redaction_error = str(exc)[:2000]
+            photo.save(update_fields=["public_image", "thumbnail", "state", "redaction_error"])
+            return None
+        boxes = [b for b in boxes if b["source"] == "staff"] + [b.as_dict() for b in found]
+    rendered = render_public_copies(data, boxes=boxes, image=image)
     old_public, old_thumb = photo.public_image.name, photo.thumbnail.name
     photo.public_image.save(f"p{photo.pk}.jpg", ContentFile(rendered.public_jpeg), save=False)
     photo.thumbnail.save(f"t{photo.pk}.jpg", ContentFile(rendered.thumbnail_jpeg), save=False)
     photo.width, photo.height = rendered.width, rendered.height
+    photo.blur_boxes = boxes
+    photo.redacted_at = timezone.now()
+    photo.redaction_error = ""
     photo.state = ReportPhoto.State.READY
-    photo.save(update_fields=["public_image", "thumbnail", "width", "height", "state"])
+    photo.save(
+        update_fields=[
+            "public_image",
+            "thumbnail",
+            "width",
+            "height",
+            "state",
+            "blur_boxes",
+            "redacted_at",
+            "redaction_error",
+        ]
+    )
     for name in (old_public, old_thumb):
         if name and name not in (photo.public_image.name, photo.thumbnail.name):
             photo.public_image.storage.delete(name)
+    logger.info("photo %s rendered with %s blur box(es)", photo_id, len(boxes))
     return photo
+
+
+def _public_copies_delete(photo: ReportPhoto) -> None:
+    for field in (photo.public_image, photo.thumbnail):
+        if field.name:
+            field.storage.delete(field.name)
+    photo.public_image = ""
+    photo.thumbnail = ""
+
+
+def _meters_from_pin(*, report: Report, point: Point) -> float:
+    from django.contrib.gis.db.models.functions import Distance
+
+    distance = (
+        Report.objects.filter(pk=report.pk)
+        .annotate(d=Distance("location", point, spheroid=True))
+        .values_list("d", flat=True)
+        .first()
+    )
+    return distance.m if distance is not None else 0.0
+
+
+def photos_plausibility_check(
+    *, report: Report, photos: Sequence[ReportPhoto], now: datetime | None = None
+) -> list[ReportFlag]:
+    """Flag (never refuse) a report whose resident photo was taken far from the pin or long
+    before the submission. Limits: PHOTO_PLAUSIBLE_METERS and PHOTO_PLAUSIBLE_DAYS."""
+    limit_m = settings.PHOTO_PLAUSIBLE_METERS
+    limit_days = settings.PHOTO_PLAUSIBLE_DAYS
+    submitted = now or report.created_at or timezone.now()
+    flags = []
+    with override(settings.LANGUAGE_CODE):  # the dispatchers' language
+        for photo in photos:
+            if photo.exif_location is not None:
+                meters = _meters_from_pin(report=report, point=photo.exif_location)
+                if meters > limit_m:
+                    flags.append(
+                        report_flag_add(
+                            report=report,
+                            kind=ReportFlag.Kind.PHOTO_LOCATION,
+                            reason=PHOTO_FAR_REASON.format(meters=meters, limit=limit_m),
+                            data={"photo": photo.pk, "meters": round(meters, 1)},
+                        )
+                    )
+            if photo.taken_at is not None:
+                age = submitted - photo.taken_at
+                if age > timedelta(days=limit_days):
+                    flags.append(
+                        report_flag_add(
+                            report=report,
+                            kind=ReportFlag.Kind.PHOTO_AGE,
+                            reason=PHOTO_OLD_REASON.format(
+                                taken=timezone.localtime(photo.taken_at),
+                                days=age.total_seconds() / 86400,
+                                limit=limit_days,
+                            ),
+                            data={"photo": photo.pk, "taken_at": photo.taken_at.isoformat()},
+                        )
+                    )
+    return flags
+
+
+@transaction.atomic
+def report_public_location_refresh(*, report: Report) -> Report:
+    """Recompute the public point from the exact one and the current category's grid (call it
+    after a report's category or location changed)."""
+    current = Report.objects.select_related("category").get(pk=report.pk)
+    point = public_point(point=current.location, grid_m=current.category.public_grid_m)
+    if point.coords != current.public_location.coords:
+        current.public_location = point
+        # save(), not update(): map-tile caches listen for saved reports.
+        current.save(update_fields=["public_location", "updated_at"])
+    return current
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+MODERATION_ACTIONS = ("approve", "hide", "hide_description", "show_description")
+
+
+@transaction.atomic
+def report_moderate(
+    *, report: Report, action: str, reason: str = "", actor: AbstractBaseUser | None = None
+) -> Report:
+    """Staff decide what the public sees of a report.
+
+    approve: publish it (a pre-moderated report, or one hidden before); hide: take the whole
+    report off every public output; hide_description / show_description: the text only.
+    Hiding needs a reason. Open public flags are resolved by any decision.
+    """
+    if action not in MODERATION_ACTIONS:
+        raise ValidationError(MODERATION_UNKNOWN_ACTION.format(action=action))
+    reason = reason.strip()[:300]
+    if action in ("hide", "hide_description") and not reason:
+        raise ValidationError({"reason": MODERATION_NEEDS_REASON})
+    current = Report.objects.select_for_update().get(pk=report.pk)
+    fields = ["version", "updated_at"]
+    if action == "approve":
+        current.moderation, current.moderation_reason = Report.Moderation.PUBLISHED, reason
+        fields += ["moderation", "moderation_reason"]
+    elif action == "hide":
+        current.moderation, current.moderation_reason = Report.Moderation.HIDDEN, reason
+        fields += ["moderation", "moderation_reason"]
+    elif action == "hide_description":
+        current.description_hidden_reason = reason
+        fields.append("description_hidden_reason")
+    else:
+        current.description_hidden_reason = ""
+        fields.append("description_hidden_reason")
+    current.version = F("version") + 1
+    current.save(update_fields=fields)
+    current.refresh_from_db()
+    now = timezone.now()
+    resolver = actor if actor is not None and actor.is_authenticated else None
+    current.flags.filter(kind=ReportFlag.Kind.PUBLIC_FLAG, resolved_at__isnull=True).update(
+        resolved_at=now, resolved_by=resolver
+    )
+    event_record(
+        report=current,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor,
+        note=reason,
+        public=False,
+        data={"action": f"moderation_{action}"},
+    )
+    return current
+
+
+@transaction.atomic
+def photo_moderate(
+    *, photo: ReportPhoto, hide: bool, reason: str = "", actor: AbstractBaseUser | None = None
+) -> ReportPhoto:
+    """Staff hide a photo (with a reason; the public sees "hidden by the city") or show it."""
+    reason = reason.strip()[:300]
+    if hide and not reason:
+        raise ValidationError({"reason": MODERATION_NEEDS_REASON})
+    if hide:
+        # The public files go (their names are guessable); showing again renders them anew.
+        _public_copies_delete(photo)
+        photo.hidden_reason = reason
+        photo.save(update_fields=["hidden_reason", "public_image", "thumbnail"])
+    else:
+        if not photo.original:
+            raise ValidationError(BLUR_NO_ORIGINAL)
+        photo.hidden_reason = ""
+        photo.state = ReportPhoto.State.PENDING
+        photo.save(update_fields=["hidden_reason", "state"])
+        photo_id = photo.pk
+        transaction.on_commit(lambda: _queue_photo_render(photo_id))
+    event_record(
+        report=photo.report,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor,
+        note=reason,
+        public=False,
+        photo=photo,
+        data={"action": "photo_hide" if hide else "photo_show"},
+    )
+    return photo
+
+
+@transaction.atomic
+def report_public_flag(*, report: Report, note: str = "") -> ReportFlag:
+    """Someone from the public says a report is inappropriate: it goes to the moderation queue
+    (it stays visible until staff decide)."""
+    if not report.is_published:
+        raise ValidationError(PUBLIC_FLAG_NOT_VISIBLE)
+    note = " ".join(note.split())[:500]
+    with override(settings.LANGUAGE_CODE):
+        reason = PUBLIC_FLAG_REASON.format(note=note or "–")
+    return report_flag_add(report=report, kind=ReportFlag.Kind.PUBLIC_FLAG, reason=reason)
+
+
+@transaction.atomic
+def photo_blur_boxes_set(
+    *, photo: ReportPhoto, boxes: list, actor: AbstractBaseUser | None = None
+) -> ReportPhoto:
+    """Staff set the blur boxes of a photo (added, moved or removed in the editor). The photo
+    leaves public view until its copies are rendered again with exactly these boxes."""
+    from reports.redaction import clean_boxes
+
+    if not photo.original:
+        raise ValidationError(BLUR_NO_ORIGINAL)
+    cleaned = clean_boxes(boxes)
+    photo.blur_boxes = cleaned
+    photo.state = ReportPhoto.State.PENDING
+    photo.redacted_at = timezone.now()
+    photo.save(update_fields=["blur_boxes", "state", "redacted_at"])
+    event_record(
+        report=photo.report,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor,
+        public=False,
+        photo=photo,
+        data={"action": "blur_boxes", "boxes": len(cleaned)},
+    )
+    photo_id = photo.pk
+    transaction.on_commit(lambda: _queue_photo_render(photo_id))
+    return photo
+
+
+def _queue_photo_render(photo_id: int) -> None:
+    from reports.tasks import report_photo_process_task
+
+    report_photo_process_task.delay(photo_id, False)
+
+
+# --- retention and the resident's own data ----------------------------------------------------
+
+
+@transaction.atomic
+def report_contact_delete(
+    *, report: Report, actor: AbstractBaseUser | None = None, why: str = "resident"
+) -> Report:
+    """Erase the reporter's e-mail, name and phone (the report itself stays, anonymous)."""
+    current = Report.objects.select_for_update().get(pk=report.pk)
+    had = [
+        name
+        for name in ("reporter_email", "reporter_name", "reporter_phone")
+        if getattr(current, name)
+    ]
+    current.reporter_email = current.reporter_name = current.reporter_phone = ""
+    current.contact_deleted_at = timezone.now()
+    current.save(
+        update_fields=[
+            "reporter_email",
+            "reporter_name",
+            "reporter_phone",
+            "contact_deleted_at",
+            "updated_at",
+        ]
+    )
+    event_record(
+        report=current,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor,
+        public=False,
+        data={"action": "contact_deleted", "why": why, "fields": had},
+    )
+    return current
+
+
+def photo_original_delete(*, photo: ReportPhoto) -> bool:
+    """Delete the private original of a photo; the redacted public copies stay."""
+    name = photo.original.name
+    if not name:
+        return False
+    photo.original.storage.delete(name)
+    ReportPhoto.objects.filter(pk=photo.pk).update(original="", original_deleted_at=timezone.now())
+    return True
+
+
+def retention_run(*, now: datetime | None = None) -> dict:
+    """Erase contact data and photo originals of reports closed more than RETENTION_DAYS ago.
+
+    Returns and logs what was removed: {"contacts": [report ids], "originals": [photo ids]}.
+    Open reports and reports closed more recently are not touched.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.RETENTION_DAYS)
+    due = Report.objects.closed().filter(closed_at__lte=cutoff)
+    removed: dict[str, list[int]] = {"contacts": [], "originals": []}
+    with_contact = due.exclude(reporter_email="", reporter_name="", reporter_phone="")
+    for report in with_contact.only("pk"):
+        report_contact_delete(report=report, why="retention")
+        removed["contacts"].append(report.pk)
+    photos = ReportPhoto.objects.filter(report__in=due).exclude(original="")
+    for photo in photos:
+        if photo_original_delete(photo=photo):
+            removed["originals"].append(photo.pk)
+    logger.info(
+        "retention (%s days, closed before %s): contact data removed from reports %s; "
+        "photo originals removed: %s",
+        settings.RETENTION_DAYS,
+        cutoff.isoformat(),
+        removed["contacts"] or "none",
+        removed["originals"] or "none",
+    )
+    return removed

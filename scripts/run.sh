@@ -99,7 +99,8 @@ trap 'STOP_REQUESTED=1' INT TERM
 
 say "Starting web (uvicorn, $WEB_WORKERS workers), Celery worker and Celery beat"
 start_service web "$VENV/bin/uvicorn" civicmap.asgi:application \
-    --host 127.0.0.1 --port "$PORT" --workers "$WEB_WORKERS"
+    --host 127.0.0.1 --port "$PORT" --workers "$WEB_WORKERS" \
+    --timeout-graceful-shutdown 5
 start_service worker "$VENV/bin/celery" -A civicmap worker -l info \
     -Q celery,photos,notifications,imports --concurrency "$CELERY_CONCURRENCY"
 start_service beat "$VENV/bin/celery" -A civicmap beat -l info -s "$VAR_DIR/celerybeat-schedule"

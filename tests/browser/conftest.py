@@ -50,7 +50,10 @@ def page_factory(browser, live_server):
     contexts = []
 
     def make(**context_args):
-        context = browser.new_context(locale="de-DE", **context_args)
+        # Playwright's string predicates (wait_for_function) are evaluated with eval, which the
+        # site's Content-Security-Policy forbids; tests/browser/test_csp.py checks the pages
+        # under the policy with bypass_csp=False.
+        context = browser.new_context(locale="de-DE", **{"bypass_csp": True, **context_args})
         contexts.append(context)
         log = RequestLog(live_server.url)
         context.on("request", lambda request: log.urls.append(request.url))

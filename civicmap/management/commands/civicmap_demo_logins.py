@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from civicmap.demo import demo_logins
+from civicmap.demo import OPEN311_DEMO_KEY, demo_logins
 
 
 class Command(BaseCommand):
@@ -10,3 +11,7 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (user / password / role):")
         for username, password, role in demo_logins():
             self.stdout.write(f"  {username:<18} {password:<15} {role}")
+        self.stdout.write(
+            f"Open311 GeoReport v2: {settings.SITE_URL.rstrip('/')}/open311/v2/ "
+            f"(discovery: /open311/discovery.xml), demo api_key: {OPEN311_DEMO_KEY}"
+        )

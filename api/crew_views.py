@@ -1,0 +1,236 @@
+"""Crew tablet API: the queue, one ticket, the four actions and the day plan.
+
+Tickets of other crews are a 404 to read and a 403 to change; a stale `expected_version`
+answers 409 with the current state; `Idempotency-Key` makes a resend safe.
+"""
+
+from django.contrib.gis.geos import Point
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.crew_serializers import (
+    CrewActionInputSerializer,
+    CrewActionResultSerializer,
+    CrewCloseInputSerializer,
+    CrewConflictSerializer,
+    CrewDuplicateInputSerializer,
+    CrewQueueItemSerializer,
+    CrewRejectInputSerializer,
+    CrewTicketSerializer,
+    PlanSerializer,
+)
+from crews import actions
+from crews.planning import member_day_plan
+from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
+from reports.models import Report
+
+CREW_TAG = ["crew"]
+
+KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A unique string per action taken on the tablet; a resend with the same key "
+    "is applied once and answers what the first attempt answered (`replayed: true`).",
+)
+
+
+class CrewApi(APIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+
+class CrewTokenApi(ObtainAuthToken):
+    """Exchange a crew member's username and password for an API token."""
+
+    @extend_schema(
+        tags=CREW_TAG,
+        summary="Get an API token (send it as `Authorization: Token <key>`)",
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("CrewToken", fields={"token": serializers.CharField()}),
+            400: OpenApiResponse(description="wrong username or password"),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class QueueQuerySerializer(serializers.Serializer):
+    crew = serializers.CharField(required=False, help_text="crew code")
+    category = serializers.CharField(required=False, help_text="category code")
+    status = serializers.ChoiceField(
+        required=False, choices=[s.value for s in Report.OPEN_STATUSES]
+    )
+    lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+
+
+class CrewQueueApi(CrewApi):
+    @extend_schema(
+        tags=CREW_TAG,
+        parameters=[QueueQuerySerializer],
+        responses={200: CrewQueueItemSerializer(many=True)},
+        summary="My queue: open tickets of my crews, late first, then by deadline",
+    )
+    def get(self, request):
+        query = QueueQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        position = Point(data["lon"], data["lat"], srid=4326) if "lat" in data else None
+        now = timezone.now()
+        rows = crew_queue(
+            user=request.user,
+            now=now,
+            crew=data.get("crew"),
+            category=data.get("category"),
+            status=data.get("status"),
+            position=position if "lon" in data else None,
+        )
+        return Response(CrewQueueItemSerializer(rows, many=True, context={"now": now}).data)
+
+
+def _visible_ticket(request, pk: int) -> Report:
+    report = crew_ticket_get(user=request.user, report_id=pk)
+    if report is None:
+        raise Http404
+    return report
+
+
+def ticket_body(request, report: Report) -> dict:
+    context = {
+        "request": request,
+        "duplicate_candidates": list(duplicate_candidates(report=report)[:20])
+        if report.is_open
+        else [],
+    }
+    return CrewTicketSerializer(report, context=context).data
+
+
+class CrewTicketApi(CrewApi):
+    @extend_schema(
+        tags=CREW_TAG,
+        responses={200: CrewTicketSerializer, 404: OpenApiResponse(description="not my crew's")},
+        summary="One of my tickets with photos, history, flags and nearby open tickets",
+    )
+    def get(self, request, pk: int):
+        return Response(ticket_body(request, _visible_ticket(request, pk)))
+
+
+class _CrewActionApi(CrewApi):
+    action: str = ""
+    input_serializer: type[serializers.Serializer] = CrewActionInputSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def post(self, request, pk: int):
+        report = Report.objects.filter(pk=pk).first()
+        if report is None:
+            raise Http404
+        payload = self.input_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        duplicate_of = None
+        if "duplicate_of" in data:
+            duplicate_of = Report.objects.filter(pk=data["duplicate_of"]).first()
+        result = actions.crew_action(
+            user=request.user,
+            report=report,
+            action=self.action,
+            expected_version=data["expected_version"],
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            photo=data.get("photo"),
+            note=data.get("note", ""),
+            reason=data.get("reason", ""),
+            duplicate_of=duplicate_of,
+        )
+        return Response({**result.response, "replayed": result.replayed})
+
+
+def _action_schema(summary: str, request_serializer):
+    return extend_schema(
+        tags=CREW_TAG,
+        summary=summary,
+        request=request_serializer,
+        parameters=[KEY_PARAMETER],
+        responses={
+            200: CrewActionResultSerializer,
+            400: OpenApiResponse(description="a broken rule, with a readable message"),
+            403: OpenApiResponse(description="the ticket is not assigned to one of my crews"),
+            404: OpenApiResponse(description="no such ticket"),
+            409: OpenApiResponse(
+                CrewConflictSerializer, description="changed meanwhile; `current` is the state"
+            ),
+        },
+    )
+
+
+class CrewStartApi(_CrewActionApi):
+    action = actions.START
+
+    @_action_schema("Start work on a ticket (→ in_progress)", CrewActionInputSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class CrewCloseApi(_CrewActionApi):
+    action = actions.CLOSE
+    input_serializer = CrewCloseInputSerializer
+
+    @_action_schema(
+        "Close a ticket as cleared, with an after-photo and an optional note",
+        CrewCloseInputSerializer,
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class CrewRejectApi(_CrewActionApi):
+    action = actions.REJECT
+    input_serializer = CrewRejectInputSerializer
+
+    @_action_schema("Reject a ticket with a reason from the list", CrewRejectInputSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class CrewDuplicateApi(_CrewActionApi):
+    action = actions.DUPLICATE
+    input_serializer = CrewDuplicateInputSerializer
+
+    @_action_schema(
+        "Mark a ticket as duplicate of an open ticket within 50 m", CrewDuplicateInputSerializer
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class CrewPlanApi(CrewApi):
+    @extend_schema(
+        tags=CREW_TAG,
+        parameters=[
+            OpenApiParameter("crew", OpenApiTypes.STR, description="crew code (default: my first)")
+        ],
+        responses={200: PlanSerializer, 404: OpenApiResponse(description="no crew with a depot")},
+        summary="My day plan: a tour from the depot through my open tickets, deadlines first",
+    )
+    def get(self, request):
+        crew = member_crews(user=request.user).filter(code=request.query_params.get("crew")).first()
+        plan, _rows = member_day_plan(user=request.user, crew=crew)
+        if plan is None:
+            raise Http404
+        return Response(PlanSerializer(plan).data)

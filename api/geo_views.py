@@ -1,0 +1,314 @@
+"""Map layers built by the database: public reports as GeoJSON and vector tiles.
+
+The GeoJSON is written by PostGIS (`ST_AsGeoJSON` + `json_build_object`, one text per feature)
+and streamed to the client as it is fetched, so Python never builds a dict per report. The
+properties are exactly those of `ReportMapSerializer` (drf-gis), the reference the tests and the
+benchmark compare with; no reporter contact data is selected at all, and the point is the
+report's `public_location` (coarsened by the category's privacy grid), not its exact location.
+
+HTTP caching: an ETag and Last-Modified from one cheap aggregate over the same rows (count and
+newest `updated_at`), so a client revalidating an unchanged layer gets a 304 without the body
+being built; tiles carry an ETag of their bytes.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from django.contrib.gis.geos import Polygon
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
+from django.utils.cache import patch_cache_control
+from django.utils.http import http_date
+from django.views.decorators.http import require_GET
+from rest_framework import serializers
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from api import tiles
+from reports.models import Report
+
+GEOJSON_CONTENT_TYPE = "application/geo+json"
+GEOJSON_MAX_AGE = 30
+TILE_MAX_AGE = 60
+FETCH_ROWS = 2000
+# Above this many rows the features come through a server-side cursor (bounded memory); below
+# it one plain fetch is cheaper (a WITH HOLD cursor outside a transaction is materialised first).
+SERVER_SIDE_ROWS = 50_000
+COORDINATE_DIGITS = 6  # 0.1 m: more than any phone's GPS knows
+
+
+class ReportMapSerializer(GeoFeatureModelSerializer):
+    """The public map feature of a report, as drf-gis would write it: what the database-built
+    GeoJSON must equal (the reference for tests and the B1 benchmark's baseline)."""
+
+    category = serializers.CharField(source="category.code")
+    district = serializers.CharField(source="district.code", allow_null=True, default=None)
+
+    class Meta:
+        model = Report
+        geo_field = "public_location"  # never the private exact `location`
+        id_field = False  # the id is a property, as in the database-built layer
+        fields = [
+            "id",
+            "category",
+            "status",
+            "district",
+            "priority",
+            "confirmations_count",
+            "due_at",
+            "created_at",
+            "updated_at",
+            "closed_at",
+        ]
+
+
+# ST_AsGeoJSON(record) writes the whole feature, every other column a property (the fastest
+# way in PostGIS 3.3; a feature-level id would need `id_column`, PostGIS 3.5).
+_FEATURE = """
+SELECT ST_AsGeoJSON(t.*, 'geom', {digits})
+FROM (
+    SELECT r.public_location AS geom, r.id, c.code AS category, r.status, d.code AS district,
+           r.priority, r.confirmations_count, r.due_at, r.created_at, r.updated_at, r.closed_at
+    FROM reports_report r
+    JOIN reports_category c ON c.id = r.category_id
+    LEFT JOIN districts_district d ON d.id = r.district_id
+    WHERE true {where}
+    ORDER BY r.id DESC
+) t
+"""
+
+_VERSION = """
+SELECT count(*), max(r.updated_at) FROM reports_report r WHERE true {where}
+"""
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise BadParameter("bbox must be minlon,minlat,maxlon,maxlat") from None
+    if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
+        raise BadParameter("bbox must be minlon,minlat,maxlon,maxlat")
+    return box  # type: ignore[return-value]
+
+
+def report_map_where(
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+) -> tuple[str, list]:
+    """The SQL condition (on `reports_report r`) and its parameters for the map filters; only
+    published reports (not pending approval, not hidden by staff)."""
+    where, params = " AND r.moderation = 'published'", []
+    if bbox is not None:
+        where += " AND r.public_location && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+        params += list(bbox)
+    if status:
+        where += " AND r.status = ANY(%s)"
+        params.append(list(status))
+    if category:
+        where += " AND r.category_id IN (SELECT id FROM reports_category WHERE code = ANY(%s))"
+        params.append(list(category))
+    return where, params
+
+
+def report_map_queryset(
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+):
+    """The same rows as an ORM queryset (for the drf-gis reference)."""
+    reports = Report.objects.published().select_related("category", "district").order_by("-id")
+    if bbox is not None:
+        reports = reports.filter(public_location__bboverlaps=Polygon.from_bbox(bbox))
+    if status:
+        reports = reports.filter(status__in=status)
+    if category:
+        reports = reports.filter(category__code__in=category)
+    return reports
+
+
+def report_features_sql(**filters) -> tuple[str, list]:
+    """One row per report: the feature's GeoJSON text."""
+    where, params = report_map_where(**filters)
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where), params
+
+
+def _stream(sql: str, params: list, *, server_side: bool) -> Iterator[bytes]:
+    # Under WSGI this streams; under ASGI Django drains a sync iterator in a worker thread
+    # before sending (the text is then held once in memory, never as Python objects per row).
+    connection = connections[tiles.read_alias()]
+    cursor = connection.chunked_cursor() if server_side else connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        yield b'{"type":"FeatureCollection","features":['
+        first = True
+        while True:
+            rows = cursor.fetchmany(FETCH_ROWS)
+            if not rows:
+                break
+            chunk = ",".join(row[0] for row in rows).encode()
+            yield chunk if first else b"," + chunk
+            first = False
+        yield b"]}"
+    finally:
+        cursor.close()
+
+
+def _bad(message: str) -> HttpResponse:
+    return HttpResponse(
+        json.dumps({"detail": message}), status=400, content_type="application/json"
+    )
+
+
+def _positive_int(value: str | None, name: str, maximum: int) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameter(f"{name} must be a whole number") from None
+    if not 1 <= number <= maximum:
+        raise BadParameter(f"{name} must be between 1 and {maximum}")
+    return number
+
+
+def _page(request: HttpRequest, filters: dict, limit: int, before: int | None) -> HttpResponse:
+    """One keyset page (newest first): `limit` features with an id below `before`; the next
+    page's link in the `Link` header. ETag of the body."""
+    where, params = report_map_where(**filters)
+    if before is not None:
+        where += " AND r.id < %s"
+        params.append(before)
+    sql = _FEATURE.format(digits=COORDINATE_DIGITS, where=where) + " LIMIT %s"
+    with connections[tiles.read_alias()].cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = [row[0] for row in cursor.fetchall()]
+    body = ('{"type":"FeatureCollection","features":[' + ",".join(rows) + "]}").encode()
+    etag = tiles.tile_etag(body)
+    if etag in _if_none_match(request):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type=GEOJSON_CONTENT_TYPE)
+    if len(rows) == limit:
+        last = json.loads(rows[-1])["properties"]["id"]
+        query = request.GET.copy()
+        query["before"] = str(last)
+        response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=GEOJSON_MAX_AGE)
+    return response
+
+
+@require_GET
+def reports_geojson(request: HttpRequest) -> HttpResponse:
+    """Public reports as a GeoJSON FeatureCollection, newest first.
+
+    Query: `bbox=minlon,minlat,maxlon,maxlat`, `status=new,assigned`, `category=a,b`;
+    keyset pages with `limit=50` (at most 1000) and `before=<id>` (the `Link` header names the
+    next page)."""
+    try:
+        filters = {
+            "bbox": _bbox(request.GET.get("bbox")),
+            "status": _csv(request.GET.get("status")),
+            "category": _csv(request.GET.get("category")),
+        }
+        limit = _positive_int(request.GET.get("limit"), "limit", 1000)
+        before = _positive_int(request.GET.get("before"), "before", 2**62)
+    except BadParameter as error:
+        return _bad(str(error))
+    if limit is not None:
+        return _page(request, filters, limit, before)
+    where, params = report_map_where(**filters)
+    with connections[tiles.read_alias()].cursor() as cursor:
+        cursor.execute(_VERSION.format(where=where), params)
+        count, newest = cursor.fetchone()
+    key = f"{request.GET.urlencode()}|{count}|{newest.isoformat() if newest else ''}"
+    etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+    if etag in _if_none_match(request):
+        response = HttpResponseNotModified()
+    else:
+        sql, params = report_features_sql(**filters)
+        response = StreamingHttpResponse(
+            _stream(sql, params, server_side=count > SERVER_SIDE_ROWS),
+            content_type=GEOJSON_CONTENT_TYPE,
+        )
+    response["ETag"] = etag
+    if newest is not None:
+        response["Last-Modified"] = http_date(newest.timestamp())
+    patch_cache_control(response, public=True, max_age=GEOJSON_MAX_AGE)
+    return response
+
+
+@require_GET
+def report_feature(request: HttpRequest, pk: int) -> HttpResponse:
+    """One public report as a GeoJSON Feature (the map popup's data), built by PostGIS."""
+    where, params = report_map_where()
+    sql = _FEATURE.format(digits=COORDINATE_DIGITS, where=where + " AND r.id = %s")
+    with connections[tiles.read_alias()].cursor() as cursor:
+        cursor.execute(sql, [*params, pk])
+        row = cursor.fetchone()
+    if row is None:
+        return HttpResponse('{"detail": "not found"}', status=404, content_type="application/json")
+    body = row[0].encode()
+    etag = tiles.tile_etag(body)
+    if etag in _if_none_match(request):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type=GEOJSON_CONTENT_TYPE)
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=GEOJSON_MAX_AGE)
+    return response
+
+
+def _if_none_match(request: HttpRequest) -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _tile_response(request: HttpRequest, body: bytes, etag: str | None = None) -> HttpResponse:
+    etag = etag or tiles.tile_etag(body)
+    if etag in _if_none_match(request):
+        response = HttpResponseNotModified()
+    elif not body:
+        response = HttpResponse(status=204, content_type=tiles.MVT_CONTENT_TYPE)
+    else:
+        response = HttpResponse(body, content_type=tiles.MVT_CONTENT_TYPE)
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=TILE_MAX_AGE)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def report_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    """Reports as a Mapbox vector tile (layer `reports`; properties id, category, status,
+    count; below z14 nearby points are merged into one feature with their `count`).
+    Filters: `status=...`, `category=...` (comma-separated). No report: 204."""
+    if not tiles.tile_valid(z, x, y):
+        return _bad("no such tile")
+    status, category = _csv(request.GET.get("status")), _csv(request.GET.get("category"))
+    if not status and not category:
+        return _tile_response(request, *tiles.report_tile_cached(z=z, x=x, y=y))
+    body = tiles.report_tile(z=z, x=x, y=y, status=status, category=category)
+    return _tile_response(request, body)
+
+
+@require_GET
+def event_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    """Current and coming events with a place as a Mapbox vector tile (layer `events`)."""
+    if not tiles.tile_valid(z, x, y):
+        return _bad("no such tile")
+    return _tile_response(request, tiles.event_tile(z=z, x=x, y=y))

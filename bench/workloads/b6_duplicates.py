@@ -1,0 +1,105 @@
+"""B6 duplicate check: open reports of the same category within 50 m of a new report's point,
+nearest first, on all seeded reports.
+
+Ours is the app's selector `reports.selectors.reports_nearby_open` (ST_DWithin on the spatial
+index, then the true spheroid distance), its compiled SQL run on Django's connection, so the
+time is the database's plus one local round trip (no model instances built). The naive
+baseline computes
+`ST_Distance(geography)` for every open report of the category and orders by it. Same points
+(1,000 seeded report positions, their own category), same answers (checked)."""
+
+import random
+
+import psycopg
+from django.contrib.gis.geos import Point
+from django.db import connection
+
+from bench import core, pgbench
+from bench.workloads.b1_geojson import _dsn
+from reports.models import Category, Report
+from reports.selectors import reports_nearby_open
+
+NAIVE = """
+SELECT id FROM reports_report
+WHERE category_id = %s AND status = ANY(%s)
+  AND ST_Distance(location::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) <= 50
+ORDER BY ST_Distance(location::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography), id
+"""
+
+
+def run(run: core.Run, config: dict) -> None:
+    rng = random.Random(6)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM reports_report")
+        total = cursor.fetchone()[0]
+        cursor.execute("SELECT ST_X(location), ST_Y(location), category_id FROM reports_report")
+        rows = cursor.fetchall()
+    sample = [rng.choice(rows) for _ in range(1000)]
+    categories = {c.pk: c for c in Category.objects.all()}
+    open_statuses = [str(s) for s in Report.OPEN_STATUSES]
+
+    def ours_sql(lon, lat, category_id):
+        qs = reports_nearby_open(
+            point=Point(lon, lat, srid=4326), category=categories[category_id], meters=50
+        ).values_list("id", flat=True)
+        return qs.query.sql_with_params()
+
+    raw = psycopg.connect(_dsn(), autocommit=True, prepare_threshold=0)
+    compiled = [ours_sql(*s) for s in sample]
+
+    def ours_one(i):
+        sql, params = compiled[i]
+        with connection.cursor() as c:
+            c.execute(sql, params)
+            return sorted(r[0] for r in c.fetchall())
+
+    def naive_one(i):
+        lon, lat, cat = sample[i]
+        with raw.cursor() as c:
+            c.execute(NAIVE, (cat, open_statuses, lon, lat, lon, lat))
+            return sorted(r[0] for r in c.fetchall())
+
+    for i in range(20):
+        assert ours_one(i) == naive_one(i), f"duplicate check differs at sample {i}"
+    for i in range(100):
+        ours_one(i)
+    order = iter(range(1000))
+    lat_ours = core.latencies(lambda: ours_one(next(order)), 1000)
+    size = f"{total:,} reports, 50 m, same category"
+    core.limit_row(
+        run,
+        "B6 duplicates",
+        size,
+        "p99 ms (SQL + round trip)",
+        core.percentile(lat_ours, 99) * 1000,
+        limit=1.0,
+        note=f"p50 {core.percentile(lat_ours, 50) * 1000:.3f} ms",
+    )
+    n_naive = 30 if config["quick"] else 60
+    medians = core.interleaved(
+        {
+            "ours": lambda: [ours_one(i) for i in range(n_naive * 10)],
+            "naive": lambda: [naive_one(i) for i in range(n_naive)],
+        }
+    )
+    per = {"ours": medians["ours"] / (n_naive * 10), "naive": medians["naive"] / n_naive}
+    core.ratio_row(
+        run,
+        "B6 duplicates",
+        size,
+        "checks/s",
+        1 / per["ours"],
+        1 / per["naive"],
+        goal=300,
+        versus="ST_Distance ordering",
+    )
+    floor = pgbench.run("duplicates.sql", seconds=max(2, config["seconds"] // 2), clients=1)
+    core.info_row(
+        run,
+        "B6 duplicates",
+        size,
+        "pgbench ms/check",
+        floor["latency_ms"],
+        note="floor: the same statement in pgbench, 1 client",
+    )
+    raw.close()

@@ -1,0 +1,280 @@
+"""What a crew member does to a ticket from the tablet: start, close, reject, mark duplicate.
+
+Every action goes through `reports.services.report_transition` (row lock, optimistic version),
+is allowed only to members of the crew holding the ticket's active assignment, and may carry
+an idempotency key so a tablet resending after a lost connection never applies it twice.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crews.models import Assignment
+from crews.queue import duplicate_candidates, within_metres
+from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
+from reports.services import ReportChangedMeanwhile, report_flag_add, report_transition
+
+logger = logging.getLogger(__name__)
+
+S = Report.Status
+
+SCOPE = "crew_action"
+
+START = "start"
+CLOSE = "close"
+REJECT = "reject"
+DUPLICATE = "duplicate"
+ACTIONS = (START, CLOSE, REJECT, DUPLICATE)
+
+REJECT_REASONS = {
+    "not_found": _("not found"),
+    "not_responsible": _("not our responsibility"),
+    "private_ground": _("private ground"),
+}
+
+NOT_YOUR_TICKET = "This ticket is not assigned to one of your crews."
+UNKNOWN_ACTION = "Unknown action '{action}'. Choose one of: start, close, reject, duplicate."
+CLOSE_NEEDS_PHOTO = "Closing a ticket as cleared needs an after-photo."
+REJECT_REASON_UNKNOWN = "Choose a reason: not found, not our responsibility or private ground."
+DUPLICATE_NOT_NEARBY = "Pick an open ticket within {meters} m of this one."
+KEY_USED_FOR_OTHER_TICKET = "This idempotency key was already used for ticket #{id}."
+
+AFTER_PHOTO_MAX_METERS = 100
+# Camera clocks drift and EXIF keeps whole seconds: only a clearly earlier photo is flagged.
+PHOTO_CLOCK_TOLERANCE = timedelta(minutes=10)
+DUPLICATE_MAX_METERS = 50
+
+FLAG_AFTER_PHOTO_FAR = "After-photo taken about {meters:.0f} m from the ticket (GPS in the photo)."
+FLAG_AFTER_PHOTO_OLD = (
+    "After-photo taken {taken:%Y-%m-%d %H:%M}, before the report was made "
+    "({created:%Y-%m-%d %H:%M})."
+)
+CLEARED_MAIL_SUBJECT = "Your report #{id} was cleared"
+CLEARED_MAIL_BODY = (
+    "Hello,\n\nthe {category} you reported (report #{id}) was cleared by the crew on "
+    "{when:%d.%m.%Y %H:%M}.\n\nThank you for helping to keep the city clean.\n"
+)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    report: Report
+    response: dict
+    replayed: bool = False
+
+
+def member_may_act(*, user: AbstractBaseUser, report: Report) -> bool:
+    """Is the user a member of the crew holding the ticket's active assignment?"""
+    if not user.is_authenticated:
+        return False
+    return Assignment.objects.filter(report=report, active=True, crew__members=user).exists()
+
+
+def _response(report: Report, action: str) -> dict:
+    return {
+        "id": report.pk,
+        "action": action,
+        "status": report.status,
+        "version": report.version,
+    }
+
+
+def _replay(*, key: str, report: Report) -> ActionResult | None:
+    earlier = IdempotencyKey.objects.filter(scope=SCOPE, key=key).first()
+    if earlier is None:
+        return None
+    if earlier.report_id != report.pk:
+        raise ValidationError(KEY_USED_FOR_OTHER_TICKET.format(id=earlier.report_id))
+    report.refresh_from_db()
+    return ActionResult(report=report, response=earlier.response, replayed=True)
+
+
+def crew_action(
+    *,
+    user: AbstractBaseUser,
+    report: Report,
+    action: str,
+    expected_version: int | None,
+    idempotency_key: str | None = None,
+    photo=None,
+    note: str = "",
+    reason: str = "",
+    duplicate_of: Report | None = None,
+) -> ActionResult:
+    """Apply one crew action; a repeated idempotency key replays the first answer.
+
+    Raises PermissionDenied (not the member's ticket), ValidationError (a broken rule) or
+    ReportChangedMeanwhile (the ticket moved on since `expected_version`).
+    """
+    if not member_may_act(user=user, report=report):
+        raise PermissionDenied(NOT_YOUR_TICKET)
+    if action not in ACTIONS:
+        raise ValidationError(UNKNOWN_ACTION.format(action=action))
+    if idempotency_key:
+        replay = _replay(key=idempotency_key, report=report)
+        if replay is not None:
+            return replay
+    try:
+        with transaction.atomic():
+            current = _apply(
+                user=user,
+                report=report,
+                action=action,
+                expected_version=expected_version,
+                photo=photo,
+                note=note,
+                reason=reason,
+                duplicate_of=duplicate_of,
+            )
+            response = _response(current, action)
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    scope=SCOPE, key=idempotency_key, report=current, response=response
+                )
+    except (IntegrityError, ReportChangedMeanwhile):
+        # A resend raced the first attempt: the first one holds the key, answer with it.
+        if idempotency_key:
+            replay = _replay(key=idempotency_key, report=report)
+            if replay is not None:
+                return replay
+        raise
+    logger.info("crew action %s on report %s by %s", action, current.pk, user.pk)
+    return ActionResult(report=current, response=response)
+
+
+def _apply(
+    *,
+    user: AbstractBaseUser,
+    report: Report,
+    action: str,
+    expected_version: int | None,
+    photo,
+    note: str,
+    reason: str,
+    duplicate_of: Report | None,
+) -> Report:
+    note = (note or "").strip()
+    if action == START:
+        return report_transition(
+            report=report,
+            to=S.IN_PROGRESS,
+            actor=user,
+            note=note,
+            expected_version=expected_version,
+        )
+    if action == CLOSE:
+        if photo is None:
+            raise ValidationError({"photo": CLOSE_NEEDS_PHOTO})
+        current = report_transition(
+            report=report,
+            to=S.CLEARED,
+            actor=user,
+            note=note,
+            photo=photo,
+            expected_version=expected_version,
+        )
+        _check_after_photo(report=current)
+        _queue_cleared_mail(report=current)
+        return current
+    if action == REJECT:
+        if reason not in REJECT_REASONS:
+            raise ValidationError({"reason": REJECT_REASON_UNKNOWN})
+        text = str(REJECT_REASONS[reason])
+        return report_transition(
+            report=report,
+            to=S.REJECTED,
+            actor=user,
+            note=f"{text}: {note}" if note else text,
+            expected_version=expected_version,
+        )
+    candidates = duplicate_candidates(report=report, meters=DUPLICATE_MAX_METERS)
+    if duplicate_of is None or not candidates.filter(pk=duplicate_of.pk).exists():
+        raise ValidationError(
+            {"duplicate_of": DUPLICATE_NOT_NEARBY.format(meters=DUPLICATE_MAX_METERS)}
+        )
+    return report_transition(
+        report=report,
+        to=S.DUPLICATE,
+        actor=user,
+        note=note,
+        duplicate_of=duplicate_of,
+        expected_version=expected_version,
+    )
+
+
+def _check_after_photo(*, report: Report) -> None:
+    """Accept the closing, but flag an after-photo that seems to be from elsewhere or older."""
+    photo = report.photos.filter(kind=ReportPhoto.Kind.AFTER).order_by("-id").first()
+    if photo is None:
+        return
+    if photo.exif_location is not None:
+        near = within_metres(
+            Report.objects.filter(pk=report.pk),
+            field="location",
+            point=photo.exif_location,
+            metres=AFTER_PHOTO_MAX_METERS,
+        ).exists()
+        if not near:
+            meters = _meters_between(report, photo)
+            report_flag_add(
+                report=report,
+                kind=ReportFlag.Kind.AFTER_PHOTO,
+                reason=FLAG_AFTER_PHOTO_FAR.format(meters=meters),
+                data={"photo": photo.pk, "meters": round(meters)},
+            )
+    if photo.taken_at is not None and photo.taken_at < report.created_at - PHOTO_CLOCK_TOLERANCE:
+        report_flag_add(
+            report=report,
+            kind=ReportFlag.Kind.AFTER_PHOTO,
+            reason=FLAG_AFTER_PHOTO_OLD.format(
+                taken=timezone.localtime(photo.taken_at),
+                created=timezone.localtime(report.created_at),
+            ),
+            data={"photo": photo.pk, "taken_at": photo.taken_at.isoformat()},
+        )
+
+
+def _meters_between(report: Report, photo: ReportPhoto) -> float:
+    from django.contrib.gis.db.models.functions import Distance
+
+    row = (
+        Report.objects.filter(pk=report.pk)
+        .annotate(d=Distance("location", photo.exif_location))
+        .values_list("d", flat=True)
+        .first()
+    )
+    return row.m if row is not None else 0.0
+
+
+def _queue_cleared_mail(*, report: Report) -> None:
+    if not report.reporter_email:
+        return
+    report_id = report.pk
+    transaction.on_commit(lambda: _send_cleared_mail(report_id))
+
+
+def _send_cleared_mail(report_id: int) -> None:
+    report = Report.objects.select_related("category").filter(pk=report_id).first()
+    if report is None or not report.reporter_email or report.status != S.CLEARED:
+        return
+    try:
+        send_mail(
+            CLEARED_MAIL_SUBJECT.format(id=report.pk),
+            CLEARED_MAIL_BODY.format(
+                category=report.category.name,
+                id=report.pk,
+                when=timezone.localtime(report.closed_at),
+            ),
+            settings.DEFAULT_FROM_EMAIL,
+            [report.reporter_email],
+        )
+    except OSError:
+        logger.exception("mail for cleared report %s could not be sent", report_id)

@@ -1,0 +1,198 @@
+"""Reads of the events app: search, events near a place, scheduled bulky-waste collections."""
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.measure import D
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from events.models import BULKY_WASTE, CATEGORY_LABELS, Event, Feed, Venue
+
+DEFAULT_RADIUS_METERS = 1000
+MAX_RADIUS_METERS = 50_000
+PICKUP_METERS = 50
+PICKUP_DAYS_AFTER = 2
+ORDERINGS = ("relevance", "start", "-start", "distance")
+
+# Metres per degree of latitude, rounded down so a degree box is never too small.
+_METERS_PER_DEGREE = 111_000
+
+
+def _local(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def day_start(day: date) -> datetime:
+    """Local midnight at the start of a day."""
+    return _local(day)
+
+
+def day_end(day: date) -> datetime:
+    """Local midnight at the end of a day (exclusive), right across a DST switch."""
+    return _local(day + timedelta(days=1))
+
+
+def within_meters(events: QuerySet[Event], *, point: Point, meters: float) -> QuerySet[Event]:
+    """Events within `meters` of a point on the sphere. A degree-box `dwithin` lets the
+    spatial index pick the candidates; the sphere distance then decides exactly."""
+    cos_lat = max(math.cos(math.radians(point.y)), 0.01)
+    degrees = meters / (_METERS_PER_DEGREE * cos_lat)
+    return events.filter(location__dwithin=(point, degrees)).filter(
+        location__distance_lte=(point, D(m=meters))
+    )
+
+
+def event_search(
+    *,
+    q: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    near: Point | None = None,
+    radius: float | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    district: str | None = None,
+    category: list[str] | str | None = None,
+    ordering: str = "",
+    now: datetime | None = None,
+) -> QuerySet[Event]:
+    """Current events (cancelled ones included, marked) overlapping [start, end), start
+    defaulting to now; full text in German and English; near a point, in a bounding box
+    (minlon, minlat, maxlon, maxlat), a district (code) or categories.
+
+    Ordering: `relevance` (default with `q`), `start` (default without), `-start`, `distance`
+    (with `near`)."""
+    events = Event.objects.current().select_related("district", "feed")
+    start = start or now or timezone.now()
+    events = events.filter(end__gte=start)
+    if end is not None:
+        events = events.filter(start__lt=end)
+    q = (q or "").strip()
+    if q:
+        query = SearchQuery(q, config="german", search_type="websearch") | SearchQuery(
+            q, config="english", search_type="websearch"
+        )
+        events = events.filter(search=query).annotate(rank=SearchRank(F("search"), query))
+    if near is not None:
+        meters = min(float(radius or DEFAULT_RADIUS_METERS), MAX_RADIUS_METERS)
+        events = within_meters(events, point=near, meters=meters).annotate(
+            distance=Distance("location", near)
+        )
+    if bbox is not None:
+        events = events.filter(location__contained=Polygon.from_bbox(bbox))
+    if district:
+        events = events.filter(district__code=district)
+    if category:
+        codes = [category] if isinstance(category, str) else list(category)
+        events = events.filter(category__in=codes)
+    ordering = ordering or ("relevance" if q else "start")
+    if ordering == "relevance" and q:
+        return events.order_by("-rank", "start", "id")
+    if ordering == "distance" and near is not None:
+        return events.order_by("distance", "start", "id")
+    if ordering == "-start":
+        return events.order_by("-start", "-id")
+    return events.order_by("start", "id")
+
+
+def event_get(*, event_id: int) -> Event | None:
+    return Event.objects.current().select_related("district", "feed").filter(pk=event_id).first()
+
+
+def events_nearby(
+    *, point: Point, meters: float = 500, now: datetime | None = None, days: int = 30
+) -> QuerySet[Event]:
+    """Upcoming, not cancelled events within `meters` of a point in the next `days` days,
+    nearest first (e.g. for a report's page)."""
+    now = now or timezone.now()
+    events = Event.objects.scheduled().filter(end__gte=now, start__lt=now + timedelta(days=days))
+    return (
+        within_meters(events, point=point, meters=meters)
+        .annotate(distance=Distance("location", point))
+        .select_related("district")
+        .order_by("start", "distance", "id")
+    )
+
+
+def bulky_waste_collections_near(
+    *,
+    point: Point,
+    day: date,
+    meters: float = PICKUP_METERS,
+    days_after: int = PICKUP_DAYS_AFTER,
+) -> QuerySet[Event]:
+    """Scheduled public bulky-waste collections within `meters` of a point taking place on
+    `day` or one of the `days_after` days after it (local calendar days), soonest first."""
+    window_start, window_end = day_start(day), day_end(day + timedelta(days=days_after))
+    events = (
+        Event.objects.scheduled()
+        .filter(category=BULKY_WASTE, start__lt=window_end)
+        .filter(Q(end__gt=window_start) | Q(start__gte=window_start))
+    )
+    return (
+        within_meters(events, point=point, meters=meters)
+        .annotate(distance=Distance("location", point))
+        .order_by("start", "distance", "id")
+    )
+
+
+@dataclass(frozen=True)
+class PickupCheck:
+    collection: Event | None
+
+    @property
+    def probable(self) -> bool:
+        return self.collection is not None
+
+    @property
+    def day(self) -> date | None:
+        if self.collection is None:
+            return None
+        return timezone.localtime(self.collection.start).date()
+
+    @property
+    def flag_reason(self) -> str:
+        """What a dispatcher reads on a report flagged for this collection (English, like
+        every flag reason)."""
+        if self.collection is None:
+            return ""
+        return (
+            f"Probably a booked pickup on {self.day.isoformat()}: public bulky-waste "
+            f"collection '{self.collection.title}' {self.collection.distance.m:.0f} m away."
+        )
+
+    @property
+    def flag_data(self) -> dict:
+        if self.collection is None:
+            return {}
+        return {"event": self.collection.pk, "date": self.day.isoformat()}
+
+
+def pickup_check(*, point: Point, day: date) -> PickupCheck:
+    return PickupCheck(collection=bulky_waste_collections_near(point=point, day=day).first())
+
+
+def venue_list() -> QuerySet[Venue]:
+    return Venue.objects.order_by("name")
+
+
+def venue_get(*, venue_id: int) -> Venue | None:
+    return Venue.objects.filter(pk=venue_id).first()
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """(code, label) of the categories current events use, known ones first."""
+    used = set(Event.objects.current().exclude(category="").values_list("category", flat=True))
+    known = [(code, str(label)) for code, label in CATEGORY_LABELS.items() if code in used]
+    other = sorted((code, code.replace("_", " ").title()) for code in used - CATEGORY_LABELS.keys())
+    return known + other
+
+
+def feed_list() -> QuerySet[Feed]:
+    return Feed.objects.order_by("source")

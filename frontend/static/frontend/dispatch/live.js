@@ -1,0 +1,175 @@
+/* Dispatcher live map: open tickets coloured by deadline state, updated by server-sent events;
+   when the push channel is lost, the GeoJSON endpoint is polled (config.pollSeconds, 12 s, so
+   that a change shows within 15 s) until the channel is back. */
+(function () {
+  "use strict";
+  var root = document.getElementById("dispatch-app");
+  if (!root) return;
+  var config = JSON.parse(document.getElementById("dispatch-config").textContent);
+  var map = window[root.dataset.map];
+  var layer = L.layerGroup().addTo(map);
+  var status = document.getElementById("live-status");
+  var STATES = ["unassigned", "late", "due_soon", "on_time"];
+  var DAY_MS = 24 * 3600 * 1000;
+  var data = JSON.parse(document.getElementById("dispatch-tickets").textContent);
+  var clockOffset = 0; // server time minus browser time
+  var source = null, pollTimer = null, reconnectTimer = null, refreshTimer = null;
+  var inFlight = false, again = false;
+
+  function stateOf(props, now) {
+    if (!props.crew) return "unassigned";
+    if (!props.due_at) return "on_time";
+    var due = Date.parse(props.due_at);
+    if (now > due) return "late";
+    if (due - now <= DAY_MS) return "due_soon";
+    return "on_time";
+  }
+
+  function ticketLink(id) {
+    return config.ticketUrl.replace(/\/0\/$/, "/" + id + "/");
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function formatDue(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleString(document.documentElement.lang || undefined,
+      { weekday: "short", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function render() {
+    var now = Date.now() + clockOffset;
+    var counts = { unassigned: 0, late: 0, due_soon: 0, on_time: 0 };
+    var lists = { unassigned: [], late: [], due_soon: [] };
+    layer.clearLayers();
+    data.features.forEach(function (f) {
+      var p = f.properties;
+      var state = stateOf(p, now);
+      p.state = state;
+      counts[state] += 1;
+      if (lists[state]) lists[state].push(f);
+      var c = f.geometry.coordinates;
+      var marker = L.circleMarker([c[1], c[0]], {
+        radius: p.priority > 0 ? 10 : 8, color: "#111827", weight: 1,
+        fillColor: config.colours[state], fillOpacity: 0.9,
+        className: "ticket ticket-" + p.id + " state-" + state
+      });
+      var popup = el("div", { "class": "ticket-popup" });
+      popup.appendChild(el("strong", {}, "#" + p.id + " " + p.category_name));
+      popup.appendChild(el("div", {}, config.labels[state] + (p.due_at ? " · " + formatDue(p.due_at) : "")));
+      popup.appendChild(el("div", {}, (p.district_name || "") + (p.crew_name ? " · " + p.crew_name : "")));
+      var open = el("a", { href: ticketLink(p.id) }, "→ #" + p.id);
+      popup.appendChild(open);
+      marker.bindPopup(popup);
+      marker.bindTooltip("#" + p.id + " " + p.category_name + " – " + config.labels[state]);
+      marker.addTo(layer);
+    });
+    STATES.forEach(function (s) {
+      var node = document.getElementById("count-" + s);
+      if (node) node.textContent = counts[s];
+    });
+    Object.keys(lists).forEach(function (s) {
+      var ul = document.getElementById("list-" + s);
+      ul.replaceChildren();
+      lists[s].forEach(function (f) {
+        var p = f.properties;
+        var li = el("li", { "data-ticket-id": p.id, "class": "state-" + s });
+        var a = el("a", { href: ticketLink(p.id) }, "#" + p.id + " " + p.category_name);
+        li.appendChild(a);
+        li.appendChild(el("span", { "class": "ticket-meta" },
+          [p.district_name, p.crew_name, p.due_at ? formatDue(p.due_at) : ""].filter(Boolean).join(" · ")));
+        ul.appendChild(li);
+      });
+      document.querySelectorAll('[data-count-for="' + s + '"]').forEach(function (n) {
+        n.textContent = "(" + lists[s].length + ")";
+      });
+    });
+    root.dataset.tickets = data.features.length;
+    scheduleRecolour(now);
+  }
+
+  // A ticket turns "due soon" or "late" by the clock alone: recolour the moment the next one
+  // does (at the latest every 30 s), without asking the server.
+  var recolourTimer = null;
+  function scheduleRecolour(now) {
+    var next = 30000;
+    data.features.forEach(function (f) {
+      if (!f.properties.crew || !f.properties.due_at) return;
+      var due = Date.parse(f.properties.due_at);
+      [due - DAY_MS, due].forEach(function (t) {
+        if (t >= now && t - now < next) next = t - now;
+      });
+    });
+    clearTimeout(recolourTimer);
+    recolourTimer = setTimeout(render, next + 20);
+  }
+
+  function refresh() {
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    fetch(config.ticketsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (json) {
+        data = json;
+        if (json.generated_at) clockOffset = Date.parse(json.generated_at) - Date.now();
+        render();
+        root.dataset.refreshedAt = String(Date.now());
+      })
+      .catch(function () { /* the next push or poll tries again */ })
+      .finally(function () {
+        inFlight = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 100);  // several changes in a burst: one request
+  }
+
+  function setMode(mode, text) {
+    status.dataset.mode = mode;
+    status.textContent = text;
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    var every = config.pollSeconds + " s";
+    setMode("polling", "⟳ " + (document.documentElement.lang === "de" ? "Abfrage alle " : "polling every ") + every);
+    refresh();
+    pollTimer = setInterval(refresh, config.pollSeconds * 1000);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    if (!window.EventSource) { startPolling(); return; }
+    source = new EventSource(config.streamUrl);
+    source.onopen = function () {
+      stopPolling();
+      setMode("push", "● live");
+      refresh();  // catch up on what changed while the connection was down
+    };
+    source.onmessage = scheduleRefresh;
+    source.onerror = function () {
+      startPolling();
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. the server refused): try again at the next poll.
+        reconnectTimer = setTimeout(connect, config.pollSeconds * 1000);
+      }
+    };
+  }
+
+  render();
+  connect();
+  window.civicmapDispatch = { refresh: refresh, render: render };
+})();

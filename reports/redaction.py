@@ -1,0 +1,177 @@
+"""Finding faces and number plates on a photo, and blurring given boxes.
+
+The detectors are OpenCV's Haar cascades, which ship inside the `opencv-python-headless` wheel
+(`cv2.data.haarcascades`): nothing is downloaded at run time. Faces: the frontal and profile
+cascades. Number plates: the two plate cascades OpenCV ships (trained on Russian plates; they
+also find the similar black-on-white German plates, see tests/reports/test_redaction.py).
+
+Boxes are fractions (0..1) of the upright image, so one list serves the public copy, the
+thumbnail and the staff editor at any size.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from PIL import Image, ImageFilter
+
+logger = logging.getLogger(__name__)
+
+# A box grows by this share of its size on each side, so hair, chin and plate frame are covered.
+PADDING = 0.15
+# Detection runs on a copy at most this many pixels on its longer side (speed; cascades need
+# no more for faces and plates that matter at public size).
+DETECT_MAX_PX = 1600
+
+FACE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
+PLATE_CASCADES = (
+    "haarcascade_russian_plate_number.xml",
+    "haarcascade_license_plate_rus_16stages.xml",
+)
+
+
+class RedactionError(Exception):
+    """The detector could not run; the photo must not be published unreviewed."""
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+    label: str = ""
+    source: str = "auto"
+
+    def as_dict(self) -> dict:
+        return {
+            "x": round(self.x, 5),
+            "y": round(self.y, 5),
+            "w": round(self.w, 5),
+            "h": round(self.h, 5),
+            "label": self.label,
+            "source": self.source,
+        }
+
+
+@cache
+def _cascade(name: str):
+    import cv2
+
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    if classifier.empty():
+        raise RedactionError(f"OpenCV cascade {name} could not be loaded")
+    return classifier
+
+
+def _gray(image: Image.Image):
+    import numpy as np
+
+    small = image.convert("L")
+    small.thumbnail((DETECT_MAX_PX, DETECT_MAX_PX), Image.Resampling.BILINEAR)
+    return np.asarray(small), small.size
+
+
+def detect(image: Image.Image) -> list[Box]:
+    """Boxes around faces and number plates on an upright RGB image. Raises RedactionError."""
+    try:
+        import cv2
+
+        gray, (width, height) = _gray(image)
+        gray = cv2.equalizeHist(gray)
+        found: list[Box] = []
+        shortest = min(width, height)
+        face_min = max(20, shortest // 40)
+        for name in FACE_CASCADES:
+            for x, y, w, h in _cascade(name).detectMultiScale(
+                gray, scaleFactor=1.1, minNeighbors=5, minSize=(face_min, face_min)
+            ):
+                found.append(_box(x, y, w, h, width, height, "face"))
+        for name in PLATE_CASCADES:
+            for x, y, w, h in _cascade(name).detectMultiScale(
+                gray, scaleFactor=1.05, minNeighbors=3, minSize=(max(30, face_min), 10)
+            ):
+                found.append(_box(x, y, w, h, width, height, "plate"))
+    except RedactionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any detector failure means "do not publish"
+        raise RedactionError(f"{type(exc).__name__}: {exc}") from exc
+    found = merge_overlapping(found)
+    logger.info("redaction found %s box(es)", len(found))
+    return found
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if width <= 0 or height <= 0:
+        return 0.0
+    return width * height / min(a.w * a.h, b.w * b.h)
+
+
+def merge_overlapping(boxes: list[Box], threshold: float = 0.5) -> list[Box]:
+    """One box for what two cascades found at about the same place (same label): their union."""
+    merged: list[Box] = []
+    for box in boxes:
+        for index, kept in enumerate(merged):
+            if kept.label == box.label and _overlap(kept, box) >= threshold:
+                left, top = min(kept.x, box.x), min(kept.y, box.y)
+                right = max(kept.x + kept.w, box.x + box.w)
+                bottom = max(kept.y + kept.h, box.y + box.h)
+                merged[index] = Box(left, top, right - left, bottom - top, kept.label, kept.source)
+                break
+        else:
+            merged.append(box)
+    return merged
+
+
+def _box(x, y, w, h, width: int, height: int, label: str) -> Box:
+    x, y, w, h = float(x), float(y), float(w), float(h)
+    pad_w, pad_h = w * PADDING, h * PADDING
+    left = max(0.0, (x - pad_w) / width)
+    top = max(0.0, (y - pad_h) / height)
+    right = min(1.0, (x + w + pad_w) / width)
+    bottom = min(1.0, (y + h + pad_h) / height)
+    return Box(left, top, right - left, bottom - top, label=label, source="auto")
+
+
+def clean_boxes(raw: list) -> list[dict]:
+    """Validate boxes coming from storage or the staff editor; drop what is not a box."""
+    boxes = []
+    for item in raw or []:
+        try:
+            x, y = float(item["x"]), float(item["y"])
+            w, h = float(item["w"]), float(item["h"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+        w, h = min(max(w, 0.0), 1.0 - x), min(max(h, 0.0), 1.0 - y)
+        if w <= 0 or h <= 0:
+            continue
+        source = item.get("source") if item.get("source") in ("auto", "staff") else "staff"
+        label = str(item.get("label") or "")[:20]
+        boxes.append(Box(x, y, w, h, label=label, source=source).as_dict())
+    return boxes
+
+
+def blur(image: Image.Image, boxes: list[dict]) -> Image.Image:
+    """A copy of `image` with every box pixelated and blurred beyond recognition."""
+    if not boxes:
+        return image
+    out = image.copy()
+    width, height = out.size
+    for box in boxes:
+        left = int(box["x"] * width)
+        top = int(box["y"] * height)
+        right = min(width, max(left + 1, int(round((box["x"] + box["w"]) * width))))
+        bottom = min(height, max(top + 1, int(round((box["y"] + box["h"]) * height))))
+        region = out.crop((left, top, right, bottom))
+        w, h = region.size
+        # Pixelate to about 6 blocks across, then smooth the block edges.
+        block = max(1, max(w, h) // 6)
+        small = region.resize((max(1, w // block), max(1, h // block)), Image.Resampling.BOX)
+        region = small.resize((w, h), Image.Resampling.NEAREST)
+        region = region.filter(ImageFilter.GaussianBlur(radius=max(1, block // 2)))
+        out.paste(region, (left, top))
+    return out

@@ -1,0 +1,152 @@
+"""Events on the resident pages, on a phone: the events layer of the public map with its search
+box and date filter, and the bulky-waste pickup warning of the report form."""
+
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.utils import timezone
+
+from events.models import Event
+from frontend.views_events import weekend
+from tests.browser.test_resident_pages import NEUSTADT, axe_serious, offset_north, phone
+from tests.events.helpers import make_event
+
+pytestmark = pytest.mark.browser
+
+ALAUNPARK = (51.06835, 13.75735)
+KULTURPALAST = (51.05076, 13.73829)
+ALBERTBRUECKE = (51.05789, 13.75534)
+
+
+def _at(day, hour: int) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+def _event(title: str, where: tuple[float, float], start: datetime, venue: str, **fields) -> Event:
+    event = make_event(
+        title=title, start=start, location=Point(where[1], where[0], srid=4326), **fields
+    )
+    Event.objects.filter(pk=event.pk).update(venue_name=venue)
+    return event
+
+
+@pytest.fixture
+def calendar(dresden_committed):
+    """A few events like the demo calendar's: the flea market this weekend, another one later."""
+    today = timezone.localdate()
+    sunday = weekend(today)[1]
+    market_start = max(_at(sunday, 10), timezone.now() + timedelta(minutes=5))
+    return {
+        "market": _event(
+            "Flohmarkt im Alaunpark", ALAUNPARK, market_start, "Alaunpark", category="market"
+        ),
+        "later": _event(
+            "Elbeflohmarkt an der Albertbrücke",
+            ALBERTBRUECKE,
+            _at(today + timedelta(days=12), 8),
+            "Albertbrücke",
+            category="market",
+        ),
+        "concert": _event(
+            "Konzert der Philharmonie",
+            KULTURPALAST,
+            _at(today + timedelta(days=3), 19),
+            "Kulturpalast",
+            hours=2,
+            category="concert",
+        ),
+    }
+
+
+def _events_loaded(page) -> str:
+    page.wait_for_function(
+        "() => !['loading', null].includes("
+        "document.documentElement.getAttribute('data-map-events'))"
+    )
+    return page.locator("html").get_attribute("data-map-events")
+
+
+def _search(page, q: str, when: str) -> str:
+    page.fill("#event-q", q)
+    page.select_option("#event-when", when)
+    page.evaluate("() => document.documentElement.setAttribute('data-map-events', 'loading')")
+    page.click("#event-filter button[type=submit]")
+    return _events_loaded(page)
+
+
+def test_events_layer_search_and_date_filter(calendar, live_server, page_factory):
+    page = phone(page_factory)
+    page.goto(live_server.url + "/")
+    assert _events_loaded(page) == "3"
+    assert page.locator(".leaflet-marker-pane .event-marker").count() == 3
+    # A layer of its own in the layer box.
+    overlays = page.locator(".leaflet-control-layers-overlays label")
+    assert overlays.filter(has_text="Veranstaltungen").count() == 1
+    assert axe_serious(page) == []
+
+    # "Flohmarkt" finds both markets; this weekend only the one at the Alaunpark.
+    assert _search(page, "Flohmarkt", "") == "2"
+    assert _search(page, "Flohmarkt", "weekend") == "1"
+    assert "1" in page.inner_text("#events-status")
+    page.locator(".event-marker").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "Flohmarkt im Alaunpark" in popup.inner_text()
+    assert "Alaunpark" in popup.inner_text().split("Flohmarkt im Alaunpark", 1)[1]
+    market = calendar["market"]
+    when = timezone.localtime(market.start)
+    assert f"{when:%H:%M}" in popup.inner_text()  # the city's clock
+    assert popup.locator("a").get_attribute("href") == f"/events/{market.pk}/"
+
+    # A date range without the weekend: nothing.
+    page.select_option("#event-when", "range")
+    assert page.is_visible("#event-start")
+    page.fill("#event-start", (timezone.localdate() + timedelta(days=10)).isoformat())
+    page.fill("#event-end", (timezone.localdate() + timedelta(days=14)).isoformat())
+    assert _search(page, "Flohmarkt", "range") == "1"
+    page.locator(".event-marker").first.click()
+    assert "Albertbrücke" in page.locator(".leaflet-popup-content").inner_text()
+
+    # Switched off in the layer box: the markers go.
+    overlays.filter(has_text="Veranstaltungen").locator("input").uncheck()
+    assert page.locator(".event-marker").count() == 0
+    assert axe_serious(page) == []
+    assert page.request_log.third_party() == []
+
+
+def _pickup_answer(page, at: tuple[float, float]) -> str:
+    page.context.set_geolocation({"latitude": at[0], "longitude": at[1]})
+    page.evaluate("() => document.getElementById('pickup').removeAttribute('data-answer')")
+    page.click("#locate")
+    page.wait_for_selector("#pickup[data-answer]", state="attached")
+    return page.locator("#pickup").inner_text()
+
+
+def test_bulky_waste_next_to_a_collection_warns_before_sending(
+    dresden_committed, live_server, page_factory
+):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    make_event(start=_at(tomorrow, 7), location=Point(NEUSTADT[1], NEUSTADT[0], srid=4326))
+    far = offset_north(NEUSTADT, 200)
+    page = phone(page_factory, at=far)
+    page.goto(live_server.url + "/report/new/")
+    page.wait_for_load_state("networkidle")
+    page.click("label[for=cat-bulky_waste]")
+    assert _pickup_answer(page, far) == ""
+
+    expected = f"gebuchte Abholung am {tomorrow:%d.%m.%Y}"
+    page.context.set_geolocation(
+        {"latitude": offset_north(NEUSTADT, 20)[0], "longitude": NEUSTADT[1]}
+    )
+    page.click("#locate")
+    notice = page.locator("#pickup")
+    notice.filter(has_text=expected).wait_for()
+    assert notice.get_attribute("role") == "status"
+    assert notice.get_attribute("aria-live") == "polite"
+    assert axe_serious(page) == []
+
+    # Another category: the warning goes.
+    page.click("label[for=cat-litter]")
+    page.wait_for_function("() => document.getElementById('pickup').textContent === ''")
+    assert page.request_log.third_party() == []

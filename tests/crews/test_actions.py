@@ -1,0 +1,292 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.gis.geos import Point
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.utils import timezone
+from PIL import Image
+
+from crews.actions import (
+    CLOSE,
+    CLOSE_NEEDS_PHOTO,
+    DUPLICATE,
+    REJECT,
+    START,
+    crew_action,
+)
+from crews.services import report_dispatch
+from reports.models import Report, ReportFlag
+from reports.services import ReportChangedMeanwhile, report_create
+from tests.conftest import NEUSTADT_POINT, gps_exif, jpeg_bytes, upload
+
+S = Report.Status
+# Altmarkt, Altstadt: crew "mitte" serves it, crew "nord" does not.
+ALTSTADT_POINT = Point(13.7383, 51.0504, srid=4326)
+
+
+def _ticket(point: Point = NEUSTADT_POINT, email: str = "") -> Report:
+    report, _ = report_create(category="litter", location=point, email=email)
+    report_dispatch(report=report)
+    report.refresh_from_db()
+    return report
+
+
+def _member(name: str = "crew-nord") -> User:
+    return User.objects.get(username=name)
+
+
+def _photo(lat: float | None = None, lon: float | None = None, taken: str | None = None):
+    exif = gps_exif(lat, lon) if lat is not None else Image.Exif()
+    if taken is not None:
+        exif.get_ifd(0x8769)[0x9003] = taken
+    elif lat is not None:
+        del exif.get_ifd(0x8769)[0x9003]
+    return upload(jpeg_bytes(exif=exif))
+
+
+def _now_exif() -> str:
+    return timezone.localtime().strftime("%Y:%m:%d %H:%M:%S")
+
+
+@pytest.mark.django_db
+def test_start_then_close_with_photo_records_events_with_the_member_as_actor():
+    report = _ticket()
+    member = _member()
+    started = crew_action(
+        user=member, report=report, action=START, expected_version=report.version
+    ).report
+    assert started.status == S.IN_PROGRESS
+    closed = crew_action(
+        user=member,
+        report=started,
+        action=CLOSE,
+        expected_version=started.version,
+        photo=_photo(NEUSTADT_POINT.y, NEUSTADT_POINT.x, _now_exif()),
+        note="Weggeräumt",
+    ).report
+    assert closed.status == S.CLEARED
+    assert closed.closed_at is not None
+    event = closed.events.get(to_status=S.CLEARED)
+    assert event.actor == member and event.note == "Weggeräumt" and event.photo.kind == "after"
+    assert closed.events.get(to_status=S.IN_PROGRESS).actor == member
+    assert not closed.flags.exists()
+
+
+@pytest.mark.django_db
+def test_closing_without_an_after_photo_is_refused():
+    report = _ticket()
+    with pytest.raises(ValidationError) as error:
+        crew_action(
+            user=_member(), report=report, action=CLOSE, expected_version=report.version, note="x"
+        )
+    assert CLOSE_NEEDS_PHOTO in str(error.value)
+    report.refresh_from_db()
+    assert report.status == S.ASSIGNED
+
+
+@pytest.mark.django_db
+def test_after_photo_far_away_is_accepted_but_flagged():
+    report = _ticket()
+    # About 1.1 km north of the ticket.
+    far = _photo(NEUSTADT_POINT.y + 0.01, NEUSTADT_POINT.x, _now_exif())
+    closed = crew_action(
+        user=_member(), report=report, action=CLOSE, expected_version=report.version, photo=far
+    ).report
+    assert closed.status == S.CLEARED
+    flag = closed.flags.get()
+    assert flag.kind == ReportFlag.Kind.AFTER_PHOTO
+    assert "m from the ticket" in flag.reason
+    assert 1000 < flag.data["meters"] < 1250
+
+
+@pytest.mark.django_db
+def test_after_photo_near_but_older_than_the_report_is_flagged():
+    report = _ticket()
+    old = _photo(NEUSTADT_POINT.y, NEUSTADT_POINT.x + 0.0003, "2020:05:01 08:00:00")
+    closed = crew_action(
+        user=_member(), report=report, action=CLOSE, expected_version=report.version, photo=old
+    ).report
+    assert closed.status == S.CLEARED
+    flag = closed.flags.get()
+    assert flag.kind == ReportFlag.Kind.AFTER_PHOTO
+    assert "before the report was made" in flag.reason
+
+
+@pytest.mark.django_db
+def test_cleared_ticket_mails_the_reporter_after_commit(django_capture_on_commit_callbacks):
+    report = _ticket(email="anna@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        crew_action(
+            user=_member(),
+            report=report,
+            action=CLOSE,
+            expected_version=report.version,
+            photo=_photo(),
+        )
+    assert [m.to for m in mail.outbox] == [["anna@example.org"]]
+    assert f"#{report.pk}" in mail.outbox[0].subject
+
+
+@pytest.mark.django_db
+def test_reject_needs_a_reason_from_the_list():
+    report = _ticket()
+    with pytest.raises(ValidationError):
+        crew_action(
+            user=_member(),
+            report=report,
+            action=REJECT,
+            expected_version=report.version,
+            reason="too tired",
+        )
+    rejected = crew_action(
+        user=_member(),
+        report=report,
+        action=REJECT,
+        expected_version=report.version,
+        reason="private_ground",
+        note="Hof der Wohnungsgenossenschaft",
+    ).report
+    assert rejected.status == S.REJECTED
+    assert rejected.events.get(to_status=S.REJECTED).note.startswith("private ground")
+
+
+@pytest.mark.django_db
+def test_duplicate_only_of_an_open_ticket_within_50_m():
+    report = _ticket()
+    near = _ticket(Point(NEUSTADT_POINT.x + 0.0003, NEUSTADT_POINT.y, srid=4326))  # ~21 m
+    far = _ticket(Point(NEUSTADT_POINT.x + 0.0015, NEUSTADT_POINT.y, srid=4326))  # ~105 m
+    with pytest.raises(ValidationError):
+        crew_action(
+            user=_member(),
+            report=report,
+            action=DUPLICATE,
+            expected_version=report.version,
+            duplicate_of=far,
+        )
+    marked = crew_action(
+        user=_member(),
+        report=report,
+        action=DUPLICATE,
+        expected_version=report.version,
+        duplicate_of=near,
+    ).report
+    assert marked.status == S.DUPLICATE and marked.duplicate_of == near
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", [START, CLOSE, REJECT, DUPLICATE])
+def test_every_action_on_another_crews_ticket_is_denied(action):
+    report = _ticket()
+    near = _ticket(Point(NEUSTADT_POINT.x + 0.0003, NEUSTADT_POINT.y, srid=4326))
+    with pytest.raises(PermissionDenied):
+        crew_action(
+            user=_member("crew-mitte"),
+            report=report,
+            action=action,
+            expected_version=report.version,
+            photo=_photo(),
+            reason="not_found",
+            duplicate_of=near,
+        )
+    report.refresh_from_db()
+    assert report.status == S.ASSIGNED
+    assert report.events.filter(kind="status").count() == 0
+
+
+@pytest.mark.django_db
+def test_resend_with_the_same_key_applies_once_and_replays_the_answer():
+    report = _ticket()
+    first = crew_action(
+        user=_member(),
+        report=report,
+        action=CLOSE,
+        expected_version=report.version,
+        photo=_photo(),
+        idempotency_key="tablet-1-abc",
+    )
+    again = crew_action(
+        user=_member(),
+        report=report,
+        action=CLOSE,
+        expected_version=report.version,  # the tablet still holds the old version
+        photo=_photo(),
+        idempotency_key="tablet-1-abc",
+    )
+    assert again.replayed and not first.replayed
+    assert again.response == first.response
+    assert report.events.filter(to_status=S.CLEARED).count() == 1
+    assert report.photos.filter(kind="after").count() == 1
+
+
+@pytest.mark.django_db
+def test_stale_version_without_a_key_is_a_conflict_with_the_current_state():
+    report = _ticket()
+    crew_action(user=_member(), report=report, action=START, expected_version=report.version)
+    with pytest.raises(ReportChangedMeanwhile) as conflict:
+        crew_action(
+            user=_member(),
+            report=report,
+            action=REJECT,
+            expected_version=report.version,
+            reason="not_found",
+        )
+    assert conflict.value.report.status == S.IN_PROGRESS
+
+
+def test_two_members_closing_at_the_same_moment_one_wins(dresden_committed):
+    report = _ticket()
+    second = User.objects.create_user("crew-nord-2", password="x")
+    report.assignments.get(active=True).crew.members.add(second)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def close(username: str) -> None:
+        try:
+            stale = Report.objects.get(pk=report.pk)
+            member = User.objects.get(username=username)
+            barrier.wait()
+            crew_action(
+                user=member,
+                report=stale,
+                action=CLOSE,
+                expected_version=stale.version,
+                photo=_photo(),
+                idempotency_key=f"key-{username}",
+            )
+            outcomes.append("won")
+        except ReportChangedMeanwhile as exc:
+            outcomes.append(f"conflict:{exc.report.status}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=close, args=(n,)) for n in ("crew-nord", "crew-nord-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict:cleared", "won"]
+    report.refresh_from_db()
+    assert report.status == S.CLEARED
+    assert report.events.filter(to_status=S.CLEARED).count() == 1
+    assert report.photos.filter(kind="after").count() == 1
+
+
+@pytest.mark.django_db
+def test_same_key_for_another_ticket_is_refused():
+    one, two = _ticket(), _ticket(Point(NEUSTADT_POINT.x + 0.001, NEUSTADT_POINT.y, srid=4326))
+    crew_action(
+        user=_member(), report=one, action=START, expected_version=one.version, idempotency_key="k"
+    )
+    with pytest.raises(ValidationError):
+        crew_action(
+            user=_member(),
+            report=two,
+            action=START,
+            expected_version=two.version,
+            idempotency_key="k",
+        )
+    assert timezone.now() - one.created_at < timedelta(minutes=5)
