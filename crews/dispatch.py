@@ -14,7 +14,12 @@ from crews.models import Assignment, Crew
 from crews.selectors import crew_for
 from crews.services import assignment_create, assignment_reassign
 from reports.models import Category, Report, ReportEvent, ReportPhoto
-from reports.services import event_record, report_route_set, report_transition
+from reports.services import (
+    event_record,
+    report_public_location_refresh,
+    report_route_set,
+    report_transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,8 @@ def dispatch_change_category(
     Report.objects.filter(pk=current.pk).update(
         category=category, version=F("version") + 1, updated_at=timezone.now()
     )
+    # A sensitive category shows only a coarse point to the public: recompute it now.
+    report_public_location_refresh(report=current)
     current.refresh_from_db()
     active = current.assignments.filter(active=True).select_related("crew").first()
     crew = crew_for(district=current.district, category=category) if current.district else None

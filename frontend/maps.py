@@ -166,11 +166,13 @@ def public_map(*, districts_geojson: str | None, data_url: str) -> PublicMap:
 
 
 def report_map(*, report, zoom: int = 16) -> MapParts:
-    """A small map around one report (its marker in the status colour)."""
+    """A small map around one report (its marker in the status colour), at its public point
+    (the centre of a grid cell for sensitive categories)."""
     fmap = base_map(zoom=zoom, height="100%")
-    fmap.location = [report.location.y, report.location.x]
+    point = report.public_location
+    fmap.location = [point.y, point.x]
     folium.CircleMarker(
-        location=[report.location.y, report.location.x],
+        location=[point.y, point.x],
         radius=10,
         color="#ffffff",
         weight=2,

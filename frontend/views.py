@@ -189,6 +189,9 @@ def report_new(request: HttpRequest) -> HttpResponse:
         values = {key: request.POST.get(key, "").strip() for key in FORM_FIELDS}
         if not _SubmitThrottle().allow_request(request, None):
             errors = {"__all__": [_form_texts()["too_many_requests"]]}
+        elif request.POST.get("website", "").strip():
+            # The honeypot field, invisible to people: only bots fill it in.
+            errors = {"__all__": [_("This submission was refused.")]}
         else:
             report, errors = _report_from_form(request, values, districts)
             if report is not None:

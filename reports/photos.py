@@ -1,6 +1,7 @@
 """Image checks and processing: what a photo must be before we store it, and its public copies."""
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,7 +169,11 @@ def open_upright(data: bytes, max_px: int | None = None) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     if image.format == "JPEG":
         # JPEG DCT scaling: decode straight at the nearest power-of-two size above the target.
-        image.draft("RGB", (max_px, max_px))
+        # The box must keep the photo's shape: (1600, 1600) for a 4000x3000 photo would allow
+        # no reduction at all (1/2 gives 2000x1500, short of 1600 in height).
+        scale = max_px / max(image.size)
+        if scale < 1:
+            image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")

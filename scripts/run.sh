@@ -11,6 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
 PORT="${PORT:-8000}"
+# Links in e-mails and the Open311 discovery document point at the port actually served.
+export SITE_URL="${SITE_URL:-http://127.0.0.1:$PORT}"
+export CSRF_TRUSTED_ORIGINS="${CSRF_TRUSTED_ORIGINS:-http://127.0.0.1:$PORT,http://localhost:$PORT}"
 WEB_WORKERS="${WEB_WORKERS:-2}"
 CELERY_CONCURRENCY="${CELERY_CONCURRENCY:-2}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-20}"

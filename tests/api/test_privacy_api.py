@@ -70,6 +70,13 @@ def public_views(report: Report, dispatcher) -> dict:
     seen["public map"] = match[0]["geometry"]["coordinates"] if match else None
     page = client.get(f"/reports/{report.pk}/")
     seen["report page"] = page.status_code == 200 or None
+    layer = client.get("/api/v1/map/reports.geojson")
+    features = json.loads(b"".join(layer.streaming_content) if layer.streaming else layer.content)
+    match = [f for f in features["features"] if f["properties"]["id"] == report.pk]
+    seen["map layer"] = match[0]["geometry"]["coordinates"] if match else None
+    one = client.get(f"/api/v1/map/reports/{report.pk}.geojson")
+    seen["map feature"] = one.json()["geometry"]["coordinates"] if one.status_code == 200 else None
+    seen["vector tile"] = _in_tile(client, report)
     exports = _client(dispatcher).get("/api/v1/dispatch/export.geojson").json()["features"]
     match = [f for f in exports if f["id"] == report.pk]
     seen["geojson export"] = match[0]["geometry"]["coordinates"] if match else None
@@ -78,6 +85,31 @@ def public_views(report: Report, dispatcher) -> dict:
     row = rows.get(str(report.pk))
     seen["csv export"] = [float(row["lon"]), float(row["lat"])] if row else None
     return seen
+
+
+def _in_tile(client, report: Report) -> list[float] | None:
+    """The report's point as drawn in the z16 vector tile around its public point, or None."""
+    import math
+
+    import mapbox_vector_tile
+
+    zoom = 16
+    n = 2**zoom
+    x = int((COARSE.x + 180) / 360 * n)
+    lat = math.radians(COARSE.y)
+    y = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)
+    response = client.get(f"/api/v1/tiles/reports/{zoom}/{x}/{y}.pbf")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    layers = mapbox_vector_tile.decode(body) if body else {}
+    for layer in layers.values():
+        extent = layer.get("extent", 4096)
+        for feature in layer["features"]:
+            if feature.get("id", feature["properties"].get("id")) == report.pk:
+                px, py = feature["geometry"]["coordinates"]
+                lon = (x + px / extent) / n * 360 - 180
+                lat_r = math.atan(math.sinh(math.pi * (1 - 2 * (y + 1 - py / extent) / n)))
+                return [lon, math.degrees(lat_r)]
+    return None
 
 
 def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
@@ -91,6 +123,9 @@ def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
             "open311 detail",
             "public map",
             "report page",
+            "map layer",
+            "map feature",
+            "vector tile",
             "geojson export",
             "csv export",
         ]
@@ -105,10 +140,14 @@ def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
     report_moderate(report=report, action="approve")
     seen = public_views(report, dispatcher)
     assert seen.pop("report page") is True
+    tile = seen.pop("vector tile")
     for output, coordinates in seen.items():
         # Every public output: the grid-cell centre, not the exact point.
         assert coordinates == pytest.approx([COARSE.x, COARSE.y], abs=2e-6), output
         assert coordinates != pytest.approx([PIN.x, PIN.y], abs=1e-5), output
+    # A z16 tile has about 0.6 m per tile unit: the coarse point, at least 10 m off the exact one.
+    assert tile == pytest.approx([COARSE.x, COARSE.y], abs=2e-5)
+    assert abs(tile[0] - PIN.x) + abs(tile[1] - PIN.y) > 1e-4
 
 
 def test_report_hidden_by_staff_leaves_every_public_output(dispatcher):

@@ -143,6 +143,20 @@ def test_category_change_reroutes_and_recomputes_the_deadline():
     assert event.data["from_category"] == "litter" and event.data["category"] == "bulky_waste"
 
 
+def test_category_change_into_a_sensitive_category_coarsens_the_public_point():
+    report = _ticket(category="litter")
+    assert report.public_location.equals_exact(report.location, 1e-9)
+    hazardous = Category.objects.get(code="hazardous")
+    hazardous.public_grid_m = 100
+    hazardous.save()
+    dispatch.dispatch_change_category(report=report, category=hazardous, actor=None)
+    report.refresh_from_db()
+    assert not report.public_location.equals_exact(report.location, 1e-7)
+    # The coarse point stays within one grid cell of the exact one, and staff keep the exact one.
+    assert report.public_location.distance(report.location) < 0.002
+    assert report.location.equals_exact(NEUSTADT_POINT, 1e-9)
+
+
 def test_category_change_with_a_manual_deadline_needs_a_reason():
     report = _ticket(category="litter")
     glass = Category.objects.get(code="glass")

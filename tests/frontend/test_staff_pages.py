@@ -177,3 +177,35 @@ def test_admin_needs_a_staff_login(client):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
     assert client.get("/admin/reports/report/").status_code == 200
+
+
+def test_public_report_page_shows_hidden_by_the_city_and_only_the_coarse_place(client):
+    from reports.geo import public_point
+    from reports.services import report_moderate
+
+    report, _ = report_create(
+        category="hazardous", location=PIN, description="Herr Müller aus Nr. 5 war es"
+    )
+    assert client.get(f"/reports/{report.pk}/").status_code == 404  # waits for approval
+    track = client.get(f"/r/{report.tracking_token}/").content.decode()
+    assert f"/privacy/{report.tracking_token}/" in track
+    report_moderate(report=report, action="approve")
+    report_moderate(report=report, action="hide_description", reason="names a person")
+    page = client.get(f"/reports/{report.pk}/").content.decode()
+    assert "Müller" not in page and "Hidden by the city." in page
+    coarse = public_point(point=PIN, grid_m=100)
+    assert repr(coarse.y) in page and repr(PIN.y) not in page and repr(PIN.x) not in page
+    assert f"/privacy/flag/{report.pk}/" in page and "csrfmiddlewaretoken" in page
+
+
+def test_report_form_has_a_honeypot_that_refuses_bots(client):
+    from django.core.cache import cache
+
+    cache.clear()
+    page = client.get("/report/new/").content.decode()
+    assert 'name="website"' in page and 'tabindex="-1"' in page
+    form = {"category": "litter", "lat": PIN.y, "lon": PIN.x, "description": "Müll"}
+    refused = client.post("/report/new/", {**form, "website": "http://spam.example"})
+    assert refused.status_code == 400 and not Report.objects.exists()
+    assert client.post("/report/new/", form).status_code == 302
+    assert Report.objects.count() == 1

@@ -130,3 +130,23 @@ def test_report_without_location_or_gps_asks_for_the_place():
     with pytest.raises(ValidationError) as error:
         _submit(jpeg_bytes())
     assert "Please give the place" in error.value.message_dict["location"][0]
+
+
+def test_large_jpeg_is_decoded_at_reduced_size(monkeypatch):
+    """DCT scaling must actually kick in for a 4:3 photo (decoding costs most of the time)."""
+    from PIL import JpegImagePlugin
+
+    from reports.photos import open_upright
+
+    decoded_sizes = []
+    original_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def recording_draft(self, mode, size):
+        result = original_draft(self, mode, size)
+        decoded_sizes.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", recording_draft)
+    image = open_upright(jpeg_bytes(size=(4000, 3000)))
+    assert decoded_sizes == [(2000, 1500)]  # half size, not the full 12 megapixels
+    assert image.size == (1600, 1200)

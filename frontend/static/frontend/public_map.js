@@ -176,7 +176,8 @@
       html: "<span></span>", iconSize: [22, 22], iconAnchor: [11, 11], popupAnchor: [0, -8]
     });
     var m = L.marker([c[1], c[0]], { icon: icon, title: fill(T.event, { title: p.title }), keyboard: true, riseOnHover: true });
-    m.bindPopup(function () { return popup(id, p); }, { maxWidth: 260, autoPanPaddingTopLeft: L.point(56, 16) });
+    // Top padding: the open layer box sits in the top right corner and would cover the popup.
+    m.bindPopup(function () { return popup(id, p); }, { maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 150) });
     return m;
   }
 
@@ -187,6 +188,7 @@
   }
 
   var sequence = 0;
+  var shown = {};  // event id: marker on the layer
   function load() {
     if (!map.hasLayer(layer)) { return; }
     var mine = ++sequence;
@@ -205,8 +207,17 @@
     }).then(function (data) {
       if (mine !== sequence) { return; }
       var features = (data.features || []).filter(function (f) { return f.geometry; });
-      layer.clearLayers();
-      features.forEach(function (f) { layer.addLayer(marker(f)); });
+      // Markers still in the result stay (with an open popup: the pan that opening a popup
+      // causes reloads the layer and must not close it).
+      var keep = {};
+      features.forEach(function (f) {
+        var key = String(f.id || f.properties.id);
+        keep[key] = true;
+        if (!shown[key]) { shown[key] = marker(f); layer.addLayer(shown[key]); }
+      });
+      Object.keys(shown).forEach(function (key) {
+        if (!keep[key]) { layer.removeLayer(shown[key]); delete shown[key]; }
+      });
       status.textContent = data.next ? fill(T.more, { count: features.length })
         : features.length ? fill(T.found, { count: features.length }) : T.none;
       document.documentElement.setAttribute("data-map-events", String(features.length));

@@ -353,6 +353,7 @@
     }
     data.append("description", description());
     data.append("email", $("email").value.trim());
+    data.append("website", $("website") ? $("website").value : "");  // honeypot: empty for people
     if (state.photo) { data.append("photo", state.photo, state.photo.name); }
 
     var xhr = new XMLHttpRequest();
