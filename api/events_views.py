@@ -20,10 +20,7 @@ from api.events_serializers import (
     PickupQuerySerializer,
 )
 from events.ical import events_to_ical
-from events.models import BULKY_WASTE
 from events.selectors import event_get, event_search, pickup_check
-from reports.models import Report, ReportFlag
-from reports.services import report_flag_add
 
 ICS_MAX_EVENTS = 1000
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -116,19 +113,3 @@ class EventPickupCheckApi(APIView):
             "collection": check.collection,
         }
         return Response(PickupCheckSerializer(body, context={"request": request}).data)
-
-
-def flag_probable_pickup(*, report: Report) -> ReportFlag | None:
-    """A new bulky-waste report next to a scheduled public collection is probably furniture
-    put out for it: flag it for the dispatcher."""
-    if report.category.code != BULKY_WASTE or report.location is None:
-        return None
-    check = pickup_check(point=report.location, day=timezone.localdate(report.created_at))
-    if not check.probable:
-        return None
-    return report_flag_add(
-        report=report,
-        kind=ReportFlag.Kind.BOOKED_PICKUP,
-        reason=check.flag_reason,
-        data=check.flag_data,
-    )

@@ -18,7 +18,6 @@ from api.abuse import (
     check_throttles,
     honeypot_filled,
 )
-from api.events_views import flag_probable_pickup
 from api.filters import BBoxFilter, ReportFilter
 from api.serializers import (
     CategorySerializer,
@@ -32,7 +31,7 @@ from api.serializers import (
 )
 from crews.models import Assignment
 from crews.selectors import route_compute
-from crews.services import report_dispatch
+from crews.services import report_dispatch, report_flag_probable_pickup
 from districts.selectors import district_list
 from reports.selectors import category_list, report_list
 from reports.services import (
@@ -111,7 +110,7 @@ class ReportListCreateApi(generics.ListAPIView):
         )
         if created:
             report_dispatch(report=report)
-            flag_probable_pickup(report=report)
+            report_flag_probable_pickup(report=report)
         # The submitter sees their report even while it waits for approval.
         report = _with_crew(report_list(published_only=False)).get(pk=report.pk)
         body = ReportCreatedSerializer(report, context={"request": request}).data

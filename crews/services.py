@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from crews.models import Assignment, Crew
 from crews.selectors import Route, route_compute
-from reports.models import Report, ReportEvent
-from reports.services import event_record, report_route_set
+from events.models import BULKY_WASTE
+from events.selectors import pickup_check
+from reports.models import Report, ReportEvent, ReportFlag
+from reports.services import event_record, report_flag_add, report_route_set
 
 logger = logging.getLogger(__name__)
 
@@ -104,4 +106,21 @@ def assignments_flag_overdue(*, now: datetime) -> int:
         assignments_overdue(now=now)
         .filter(late_flagged_at__isnull=True)
         .update(late_flagged_at=now)
+    )
+
+
+def report_flag_probable_pickup(*, report: Report) -> ReportFlag | None:
+    """A new bulky-waste report next to a scheduled public collection is probably furniture
+    put out for it: flag it for the dispatcher. (Lives here because it pairs events with
+    reports, and both submission entry points, API and form, need it.)"""
+    if report.category.code != BULKY_WASTE or report.location is None:
+        return None
+    check = pickup_check(point=report.location, day=timezone.localdate(report.created_at))
+    if not check.probable:
+        return None
+    return report_flag_add(
+        report=report,
+        kind=ReportFlag.Kind.BOOKED_PICKUP,
+        reason=check.flag_reason,
+        data=check.flag_data,
     )

@@ -25,12 +25,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from rest_framework.throttling import SimpleRateThrottle
 
-from crews.services import report_dispatch
+from crews.services import report_dispatch, report_flag_probable_pickup
 from districts.selectors import addresses_exist, district_choices, districts_geojson
-from events.models import BULKY_WASTE
-from events.selectors import events_nearby, pickup_check
+from events.selectors import events_nearby
 from frontend.maps import STATUS_COLOURS, public_map, report_map
-from reports.models import Report, ReportFlag
+from reports.models import Report
 from reports.selectors import (
     PUBLIC_MAP_CLEARED_DAYS,
     category_list,
@@ -46,7 +45,6 @@ from reports.services import (
     LOCATION_INVALID,
     REOPEN_WINDOW_DAYS,
     report_create,
-    report_flag_add,
     report_reopen_by_resident,
     report_reopen_window_open,
 )
@@ -287,25 +285,8 @@ def _report_from_form(
         return None, exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     if created:
         report_dispatch(report=report)
-        _flag_probable_pickup(report)
+        report_flag_probable_pickup(report=report)
     return report, {}
-
-
-def _flag_probable_pickup(report: Report) -> ReportFlag | None:
-    """Like the API's `flag_probable_pickup` (the form without JavaScript does not go through
-    the API, and frontend must not import api; no domain app may import both events and
-    reports, so this pairing lives in each of the two entry points)."""
-    if report.category.code != BULKY_WASTE or report.location is None:
-        return None
-    check = pickup_check(point=report.location, day=timezone.localdate(report.created_at))
-    if not check.probable:
-        return None
-    return report_flag_add(
-        report=report,
-        kind=ReportFlag.Kind.BOOKED_PICKUP,
-        reason=check.flag_reason,
-        data=check.flag_data,
-    )
 
 
 def _form_texts() -> dict[str, str]:
