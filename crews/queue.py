@@ -1,6 +1,5 @@
 """Read side of the crew tablet: a member's queue, one ticket, duplicate candidates."""
 
-import math
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,6 +22,7 @@ from django.db.models import (
 )
 
 from crews.models import Assignment, Crew
+from districts.geo import degrees_covering
 from districts.models import Address
 from reports.models import Report, ReportEvent, ReportFlag, ReportPhoto
 
@@ -69,7 +69,7 @@ def within_metres(queryset: QuerySet, *, field: str, point: Point, metres: float
     A degree-based `dwithin` that surely covers the circle lets the spatial index pick the
     candidates; the geography test then decides exactly.
     """
-    degrees = 1.5 * metres / (110_000 * max(math.cos(math.radians(point.y)), 0.01))
+    degrees = degrees_covering(point=point, metres=metres)
     return queryset.filter(**{f"{field}__dwithin": (point, degrees)}).filter(
         _DWithinMetres(
             F(field), Value(point, output_field=PointField(srid=4326)), metres=float(metres)

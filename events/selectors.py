@@ -1,6 +1,5 @@
 """Reads of the events app: search, events near a place, scheduled bulky-waste collections."""
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from districts.geo import degrees_covering
 from events.models import BULKY_WASTE, CATEGORY_LABELS, Event, Feed, Venue
 
 DEFAULT_RADIUS_METERS = 1000
@@ -20,9 +20,6 @@ MAX_RADIUS_METERS = 50_000
 PICKUP_METERS = 50
 PICKUP_DAYS_AFTER = 2
 ORDERINGS = ("relevance", "start", "-start", "distance")
-
-# Metres per degree of latitude, rounded down so a degree box is never too small.
-_METERS_PER_DEGREE = 111_000
 
 
 def _local(day: date) -> datetime:
@@ -42,8 +39,7 @@ def day_end(day: date) -> datetime:
 def within_meters(events: QuerySet[Event], *, point: Point, meters: float) -> QuerySet[Event]:
     """Events within `meters` of a point on the sphere. A degree-box `dwithin` lets the
     spatial index pick the candidates; the sphere distance then decides exactly."""
-    cos_lat = max(math.cos(math.radians(point.y)), 0.01)
-    degrees = meters / (_METERS_PER_DEGREE * cos_lat)
+    degrees = degrees_covering(point=point, metres=meters)
     return events.filter(location__dwithin=(point, degrees)).filter(
         location__distance_lte=(point, D(m=meters))
     )

@@ -1,4 +1,3 @@
-import math
 from datetime import datetime, timedelta
 
 from django.contrib.gis.db.models.functions import Distance
@@ -7,6 +6,7 @@ from django.contrib.gis.measure import D
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from districts.geo import degrees_covering
 from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
@@ -78,9 +78,7 @@ def reports_nearby_open(
 ) -> QuerySet[Report]:
     """Open reports within `meters` of a point (spheroid distance, index-assisted), nearest
     first, each with its `distance`."""
-    # A metre distance is not allowed on a geometry in degrees: a generous box in degrees picks
-    # candidates through the spatial index, the true distance in metres decides.
-    degrees = meters / 111_000 / max(math.cos(math.radians(point.y)), 0.01)
+    degrees = degrees_covering(point=point, metres=meters)
     nearby = (
         Report.objects.open()
         .filter(location__dwithin=(point, degrees))

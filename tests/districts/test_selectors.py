@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 from django.conf import settings
@@ -74,3 +75,19 @@ def test_districts_geojson_is_built_by_postgis_and_simplified():
     assert len(collection["features"]) == 19
     assert {f["properties"]["code"] for f in collection["features"]} >= {"neustadt", "weixdorf"}
     assert len(districts_geojson()) < 300_000  # the full-resolution file is 600 KB
+
+
+@pytest.mark.parametrize("lat", [0.0, 51.05, 70.0])
+def test_degree_radius_covers_the_metre_circle_in_every_direction(lat):
+    from districts.geo import degrees_covering
+
+    centre = Point(13.74, lat, srid=4326)
+    radius = degrees_covering(point=centre, metres=500)
+    centre_3857 = centre.transform(3857, clone=True)
+    for bearing in range(0, 360, 15):
+        # 500 m on the ground in each direction, via a local metric projection.
+        scale = 1 / math.cos(math.radians(lat))  # Web Mercator stretches by 1/cos(lat)
+        x = centre_3857.x + 500 * scale * math.sin(math.radians(bearing))
+        y = centre_3857.y + 500 * scale * math.cos(math.radians(bearing))
+        target = Point(x, y, srid=3857).transform(4326, clone=True)
+        assert centre.distance(target) < radius
