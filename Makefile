@@ -30,7 +30,7 @@ lint:
 
 bench:
 	@if [ -d bench ]; then \
-		bash scripts/setup.sh && .venv/bin/python -m bench $(BENCH_ARGS); \
+		bash scripts/setup.sh --bench && .venv/bin/python -m bench $(BENCH_ARGS); \
 	else \
 		echo "==> no bench/ folder yet: nothing to benchmark"; \
 	fi

@@ -168,9 +168,7 @@ def _stream(sql: str, params: list, *, server_side: bool) -> Iterator[bytes]:
 
 
 def _bad(message: str) -> HttpResponse:
-    return HttpResponse(
-        json.dumps({"detail": message}), status=400, content_type="application/json"
-    )
+    return HttpResponse(error_body(message), status=400, content_type="application/json")
 
 
 def _positive_int(value: str | None, name: str, maximum: int) -> int | None:
@@ -185,25 +183,47 @@ def _positive_int(value: str | None, name: str, maximum: int) -> int | None:
     return number
 
 
-def _page(request: HttpRequest, filters: dict, limit: int, before: int | None) -> HttpResponse:
-    """One keyset page (newest first): `limit` features with an id below `before`; the next
-    page's link in the `Link` header. ETag of the body."""
+def report_page_sql(*, filters: dict, limit: int, before: int | None) -> tuple[str, list]:
+    """One keyset page (newest first): `limit` features with an id below `before`."""
     where, params = report_map_where(**filters)
     if before is not None:
         where += " AND r.id < %s"
         params.append(before)
-    sql = _FEATURE.format(digits=COORDINATE_DIGITS, where=where) + " LIMIT %s"
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where) + " LIMIT %s", [*params, limit]
+
+
+def report_feature_sql(pk: int) -> tuple[str, list]:
+    where, params = report_map_where()
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where + " AND r.id = %s"), [*params, pk]
+
+
+def feature_collection(features: list[str]) -> bytes:
+    return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
+
+
+def feature_id(feature: str) -> int:
+    return json.loads(feature)["properties"]["id"]
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"detail": message}).encode()
+
+
+def _page(request: HttpRequest, filters: dict, limit: int, before: int | None) -> HttpResponse:
+    """One keyset page (newest first): `limit` features with an id below `before`; the next
+    page's link in the `Link` header. ETag of the body."""
+    sql, params = report_page_sql(filters=filters, limit=limit, before=before)
     with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
+        cursor.execute(sql, params)
         rows = [row[0] for row in cursor.fetchall()]
-    body = ('{"type":"FeatureCollection","features":[' + ",".join(rows) + "]}").encode()
+    body = feature_collection(rows)
     etag = tiles.tile_etag(body)
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(body, content_type=GEOJSON_CONTENT_TYPE)
     if len(rows) == limit:
-        last = json.loads(rows[-1])["properties"]["id"]
+        last = feature_id(rows[-1])
         query = request.GET.copy()
         query["before"] = str(last)
         response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
@@ -255,13 +275,12 @@ def reports_geojson(request: HttpRequest) -> HttpResponse:
 @require_GET
 def report_feature(request: HttpRequest, pk: int) -> HttpResponse:
     """One public report as a GeoJSON Feature (the map popup's data), built by PostGIS."""
-    where, params = report_map_where()
-    sql = _FEATURE.format(digits=COORDINATE_DIGITS, where=where + " AND r.id = %s")
+    sql, params = report_feature_sql(pk)
     with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(sql, [*params, pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        return HttpResponse('{"detail": "not found"}', status=404, content_type="application/json")
+        return HttpResponse(error_body("not found"), status=404, content_type="application/json")
     body = row[0].encode()
     etag = tiles.tile_etag(body)
     if etag in _if_none_match(request):

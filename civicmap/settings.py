@@ -168,6 +168,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Vector tiles are cached in Redis, shared by web and Celery processes, so a changed report drops
 # exactly its tiles everywhere (`api.tiles`); TILE_CACHE_URL="" turns the cache off.
 TILE_CACHE_URL = os.environ.get("TILE_CACHE_URL", LIVE_REDIS_URL)
+# The public map's pages and popups are answered by a thin ASGI handler on an asyncio pool
+# (api/fastpath.py, civicmap/asgi.py) instead of Django's request cycle; 0 switches it off.
+MAP_FAST_PATH = _bool("MAP_FAST_PATH", True)
+MAP_FAST_PATH_POOL_SIZE = int(os.environ.get("MAP_FAST_PATH_POOL_SIZE", "8"))
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "tiles": {

@@ -5,6 +5,7 @@
 #   scripts/setup.sh             system packages, PostgreSQL+PostGIS, Redis, .venv, Django steps
 #   scripts/setup.sh --demo      ... and load the demo data (manage.py civicmap_demo_load)
 #   scripts/setup.sh --test      ... and make sure Chromium + fonts for the browser tests exist
+#   scripts/setup.sh --bench     ... and the benchmark peers and tools (`bench` extra, wrk)
 #   scripts/setup.sh --venv-only only Python + .venv (used by `make lint`)
 #
 # Environment: see scripts/env.sh and .env.example (DATABASE_URL, CELERY_BROKER_URL, PGPORT,
@@ -17,11 +18,13 @@ cd "$REPO_ROOT"
 
 WITH_DEMO=0
 WITH_TEST=0
+WITH_BENCH=0
 VENV_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --demo) WITH_DEMO=1 ;;
         --test) WITH_TEST=1 ;;
+        --bench) WITH_BENCH=1 ;;
         --venv-only) VENV_ONLY=1 ;;
         -h | --help)
             awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
@@ -244,6 +247,9 @@ print(int(sys.version_info >= (3, 11)), int(importlib.util.find_spec("ensurepip"
         if ((WITH_TEST)); then
             [[ -x /usr/bin/chromium ]] || want_pkg chromium
             want_pkg fonts-dejavu-core
+        fi
+        if ((WITH_BENCH)); then
+            want_pkg wrk
         fi
     fi
 
@@ -547,15 +553,23 @@ setup_venv() {
     for f in */__init__.py; do
         if [[ -e "$f" ]]; then pkgs+="${f%/__init__.py} "; fi
     done
+    # Extras: dev (tests, always) and bench (`--bench`); a venv that has the bench extra keeps
+    # it (the stamp's second line names the extras installed).
+    local extras="dev" stamp_pkgs="" stamp_extras=""
+    if [[ -f "$INSTALLED_STAMP" ]]; then
+        stamp_pkgs="$(sed -n 1p "$INSTALLED_STAMP")"
+        stamp_extras="$(sed -n 2p "$INSTALLED_STAMP")"
+    fi
+    if ((WITH_BENCH)) || [[ "$stamp_extras" == *bench* ]]; then extras="dev,bench"; fi
     if [[ ! -f "$INSTALLED_STAMP" || pyproject.toml -nt "$INSTALLED_STAMP" ||
-        "$(cat "$INSTALLED_STAMP")" != "$pkgs" ]]; then
-        say "Python: pip install -e '.[dev]' (this takes a while the first time; log: var/pip-install.log)"
+        "$stamp_pkgs" != "$pkgs" || "$stamp_extras" != "$extras" ]]; then
+        say "Python: pip install -e '.[$extras]' (this takes a while the first time; log: var/pip-install.log)"
         mkdir -p "$VAR_DIR"
-        if ! "$PY" -m pip install -e ".[dev]" >"$VAR_DIR/pip-install.log" 2>&1; then
+        if ! "$PY" -m pip install -e ".[$extras]" >"$VAR_DIR/pip-install.log" 2>&1; then
             tail -n 40 "$VAR_DIR/pip-install.log" >&2
             die "pip install failed (full log: var/pip-install.log)"
         fi
-        printf '%s' "$pkgs" >"$INSTALLED_STAMP"
+        printf '%s\n%s\n' "$pkgs" "$extras" >"$INSTALLED_STAMP"
     else
         say "Python: .venv is up to date"
     fi

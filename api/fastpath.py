@@ -1,0 +1,178 @@
+"""The hottest public map reads, served without Django's request cycle.
+
+A phone on the public map asks for pages of reports (`/api/v1/map/reports.geojson?limit=…`)
+and for single reports (`/api/v1/map/reports/<id>.geojson`, the popup) far more often than
+anything else. Their bodies are written entirely by PostGIS (`api.geo_views`), so Python has
+nothing to do but pass bytes on; under Django's ASGI handler each such request still goes
+through ten middlewares and a hop into the one sync thread. This small ASGI app answers exactly
+those two requests itself, on an asyncio connection pool, with the same SQL, the same bytes, the
+same ETag/Cache-Control and the same security headers; every other request (and every request
+it does not recognise) goes to Django unchanged. `MAP_FAST_PATH=0` switches it off.
+
+The equivalence with the Django views is a test (tests/api/test_fastpath.py); the speed is
+benchmark B9.
+"""
+
+import asyncio
+import re
+from urllib.parse import parse_qsl, urlencode
+
+from django.conf import settings
+from psycopg_pool import AsyncConnectionPool
+
+from api import geo_views, tiles
+
+PAGE_PATH = "/api/v1/map/reports.geojson"
+FEATURE_PATH = re.compile(r"^/api/v1/map/reports/(\d+)\.geojson$")
+PAGE_FILTERS = {"bbox", "status", "category", "limit", "before"}
+
+
+def _conninfo(alias: str) -> str:
+    db = settings.DATABASES[alias]
+    parts = {
+        "dbname": db["NAME"],
+        "user": db.get("USER") or "",
+        "password": db.get("PASSWORD") or "",
+        "host": db.get("HOST") or "",
+        "port": str(db.get("PORT") or ""),
+        # Django runs its connections in UTC: the timestamps in the GeoJSON must read the same.
+        "options": "-c TimeZone=UTC",
+        "application_name": "civicmap-fastpath",
+    }
+    return " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
+
+
+class MapReads:
+    """ASGI app: the two public map reads, else `fallback` (Django)."""
+
+    def __init__(self, fallback):
+        self.fallback = fallback
+        self.pool: AsyncConnectionPool | None = None
+        self._opening = asyncio.Lock()
+        self.headers = _security_headers()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path = scope["path"]
+            if path == PAGE_PATH:
+                query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                if any(k == "limit" for k, _ in query) and {k for k, _ in query} <= PAGE_FILTERS:
+                    return await self._page(scope, send, query)
+            elif match := FEATURE_PATH.match(path):
+                return await self._feature(scope, send, int(match.group(1)))
+        return await self.fallback(scope, receive, send)
+
+    async def _pool(self) -> AsyncConnectionPool:
+        if self.pool is None:
+            async with self._opening:
+                if self.pool is None:
+                    pool = AsyncConnectionPool(
+                        _conninfo(tiles.read_alias()),
+                        min_size=1,
+                        max_size=settings.MAP_FAST_PATH_POOL_SIZE,
+                        open=False,
+                        timeout=10,
+                    )
+                    await pool.open()
+                    self.pool = pool
+        return self.pool
+
+    async def _fetch(self, sql: str, params: list, *, all_rows: bool):
+        pool = await self._pool()
+        async with pool.connection() as connection:
+            cursor = await connection.execute(sql, params)
+            return await (cursor.fetchall() if all_rows else cursor.fetchone())
+
+    async def _page(self, scope, send, query: list[tuple[str, str]]):
+        args = dict(query)
+        try:
+            filters = {
+                "bbox": geo_views._bbox(args.get("bbox")),
+                "status": geo_views._csv(args.get("status")),
+                "category": geo_views._csv(args.get("category")),
+            }
+            limit = geo_views._positive_int(args.get("limit"), "limit", 1000)
+            before = geo_views._positive_int(args.get("before"), "before", 2**62)
+        except geo_views.BadParameter as error:
+            return await self._json(send, 400, error)
+        sql, params = geo_views.report_page_sql(filters=filters, limit=limit, before=before)
+        rows = [row[0] for row in await self._fetch(sql, params, all_rows=True)]
+        body = geo_views.feature_collection(rows)
+        extra = []
+        if len(rows) == limit:
+            nxt = _with_before(query, geo_views.feature_id(rows[-1]))
+            extra.append((b"link", f'<{scope["path"]}?{urlencode(nxt)}>; rel="next"'.encode()))
+        await self._geojson(scope, send, body, extra)
+
+    async def _feature(self, scope, send, pk: int):
+        sql, params = geo_views.report_feature_sql(pk)
+        row = await self._fetch(sql, params, all_rows=False)
+        if row is None:
+            return await self._json(send, 404, "not found")
+        await self._geojson(scope, send, row[0].encode(), [])
+
+    async def _geojson(self, scope, send, body: bytes, extra: list):
+        etag = tiles.tile_etag(body)
+        headers = [
+            *self.headers,
+            (b"etag", etag.encode()),
+            (b"cache-control", f"public, max-age={geo_views.GEOJSON_MAX_AGE}".encode()),
+            *extra,
+        ]
+        if etag in _if_none_match(scope):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            return await send({"type": "http.response.body", "body": b""})
+        headers += [
+            (b"content-type", geo_views.GEOJSON_CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+    async def _json(self, send, status: int, message) -> None:
+        body = geo_views.error_body(str(message))
+        headers = [
+            *self.headers,
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _with_before(query: list[tuple[str, str]], before: int) -> list[tuple[str, str]]:
+    """The query with `before` set, as Django's `QueryDict.urlencode` writes it (values
+    grouped by key, keys in first-seen order)."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in query:
+        grouped.setdefault(key, []).append(value)
+    grouped["before"] = [str(before)]
+    return [(key, value) for key, values in grouped.items() for value in values]
+
+
+def _if_none_match(scope) -> set[str]:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            header = value.decode("latin-1")
+            return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+    return set()
+
+
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    """What SecurityMiddleware, XFrameOptionsMiddleware and our CSP middleware put on a JSON
+    response, so a fast answer carries the same protections as a Django one."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        # A JSON body loads nothing: the strictest policy.
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    ]
+    if settings.SECURE_REFERRER_POLICY:
+        headers.append((b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
+    return headers

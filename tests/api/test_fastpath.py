@@ -1,0 +1,181 @@
+"""The public map's pages and popups answered by the thin ASGI handler (api/fastpath.py) must be
+exactly what the Django views answer: same status, bytes, ETag, caching and next-page link, the
+same protections; anything else goes to Django."""
+
+import asyncio
+import json
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.test import Client
+
+from api.fastpath import MapReads
+from reports.models import Category, Report
+
+PRIVATE_EMAIL = "anwohner@example.org"
+
+
+@pytest.fixture
+def committed_reports(dresden_committed):
+    """Committed rows: the handler reads through its own connection pool."""
+    bulky = Category.objects.get(code="bulky_waste")
+    other = Category.objects.exclude(code="bulky_waste").first()
+    made = [
+        Report.objects.create(
+            location=Point(13.70 + n * 0.01, 51.02 + n * 0.005, srid=4326),
+            category=bulky if n % 2 else other,
+            status=Report.Status.NEW if n % 3 else Report.Status.ASSIGNED,
+            description="Sofa am Straßenrand",
+            reporter_email=PRIVATE_EMAIL,
+        )
+        for n in range(7)
+    ]
+    Report.objects.filter(pk=made[0].pk).update(moderation=Report.Moderation.PENDING)
+    return made
+
+
+class Fallback:
+    def __init__(self):
+        self.paths = []
+
+    async def __call__(self, scope, receive, send):
+        self.paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
+
+
+def _call(path: str, query: str = "", headers: dict | None = None, method: str = "GET"):
+    fallback = Fallback()
+    app = MapReads(fallback=fallback)
+    messages = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        messages.append(message)
+
+    async def go():
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 50000),
+            "root_path": "",
+        }
+        try:
+            await app(scope, receive, send)
+        finally:
+            if app.pool is not None:
+                await app.pool.close()
+
+    asyncio.run(go())
+    start = messages[0]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body, fallback
+
+
+def _django(path: str, query: str = "", headers: dict | None = None):
+    response = Client().get(
+        f"{path}?{query}" if query else path,
+        headers=headers or {},
+    )
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response.status_code, response.headers, body
+
+
+SAME_HEADERS = [
+    "Content-Type",
+    "ETag",
+    "Cache-Control",
+    "Link",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+]
+
+
+def _assert_same(path: str, query: str = "", headers: dict | None = None) -> bytes:
+    status, fast_headers, body, fallback = _call(path, query, headers)
+    assert fallback.paths == [], "the handler passed a request it should answer to Django"
+    django_status, django_headers, django_body = _django(path, query, headers)
+    assert (status, body) == (django_status, django_body)
+    for name in SAME_HEADERS:
+        assert fast_headers.get(name.lower()) == django_headers.get(name), name
+    assert "content-security-policy" in fast_headers
+    return body
+
+
+PAGE_QUERIES = [
+    "limit=3",
+    "limit=50",
+    "limit=2&status=new",
+    "category=bulky_waste&limit=2",
+    "limit=2&bbox=13.69,51.01,13.75,51.05",
+    "limit=3&before=999999999",
+    "limit=0",
+    "limit=abc",
+    "limit=2&bbox=1,2,3",
+]
+
+
+def test_pages_are_byte_for_byte_what_django_answers(committed_reports):
+    # One test for all queries: each transactional test reloads Dresden, which costs seconds.
+    for query in PAGE_QUERIES:
+        _assert_same("/api/v1/map/reports.geojson", query)
+
+
+def test_following_the_next_links_walks_every_published_report_once(committed_reports):
+    seen, query = [], "limit=2&status=new,assigned"
+    while True:
+        status, headers, body, _ = _call("/api/v1/map/reports.geojson", query)
+        assert status == 200
+        seen += [f["properties"]["id"] for f in json.loads(body)["features"]]
+        if "link" not in headers:
+            break
+        query = headers["link"].split("?", 1)[1].split(">", 1)[0]
+    published = Report.objects.published().order_by("-id").values_list("id", flat=True)
+    assert seen == list(published)
+    assert committed_reports[0].pk not in seen  # pending approval: never on the public map
+
+
+def test_a_popup_is_what_django_answers_and_never_carries_contact_data(committed_reports):
+    body = _assert_same(f"/api/v1/map/reports/{committed_reports[3].pk}.geojson")
+    assert PRIVATE_EMAIL.encode() not in body
+    assert b"Sofa" not in body  # descriptions are not part of the map feature
+    # Pending approval and missing: 404, like Django.
+    _assert_same(f"/api/v1/map/reports/{committed_reports[0].pk}.geojson")
+    _assert_same("/api/v1/map/reports/987654321.geojson")
+
+
+def test_a_revalidation_with_the_etag_is_a_304_without_body(committed_reports):
+    path = f"/api/v1/map/reports/{committed_reports[2].pk}.geojson"
+    _, headers, _, _ = _call(path)
+    status, again, body, _ = _call(path, headers={"If-None-Match": headers["etag"]})
+    assert (status, body) == (304, b"")
+    assert again["etag"] == headers["etag"]
+
+
+def test_everything_else_goes_to_django(committed_reports):
+    for path, query in [
+        ("/api/v1/map/reports.geojson", ""),  # the whole layer streams through Django
+        ("/api/v1/map/reports.geojson", "limit=2&format=csv"),  # a parameter it does not know
+        ("/api/v1/reports/", ""),
+        ("/", ""),
+    ]:
+        status, _, body, fallback = _call(path, query)
+        assert (status, body, fallback.paths) == (418, b"django", [path])
+    status, _, _, fallback = _call(
+        f"/api/v1/map/reports/{committed_reports[2].pk}.geojson", method="POST"
+    )
+    assert (status, fallback.paths) == (
+        418,
+        [f"/api/v1/map/reports/{committed_reports[2].pk}.geojson"],
+    )
