@@ -1,20 +1,23 @@
 """The hottest public map reads, served without Django's request cycle.
 
-A phone on the public map asks for pages of reports (`/api/v1/map/reports.geojson?limit=…`)
-and for single reports (`/api/v1/map/reports/<id>.geojson`, the popup) far more often than
-anything else. Their bodies are written entirely by PostGIS (`api.geo_views`), so Python has
-nothing to do but pass bytes on; under Django's ASGI handler each such request still goes
-through ten middlewares and a hop into the one sync thread. This small ASGI app answers exactly
-those two requests itself, on an asyncio connection pool, with the same SQL, the same bytes, the
-same ETag/Cache-Control and the same security headers; every other request (and every request
-it does not recognise) goes to Django unchanged. `MAP_FAST_PATH=0` switches it off.
+A phone on the public map asks for its layer of reports (`/api/v1/map/reports.geojson`, whole,
+in a bbox or in keyset pages) and for single reports (`/api/v1/map/reports/<id>.geojson`, the
+popup) far more often than anything else. Their bodies are written entirely by PostGIS
+(`api.geo_views`), so Python has nothing to do but pass bytes on; under Django's ASGI handler
+each such request still goes through ten middlewares and a hop into the one sync thread. This
+small ASGI app answers exactly those requests itself, on an asyncio connection pool, with the
+same SQL, the same bytes, the same ETag/Last-Modified/Cache-Control and the same security
+headers; every other request (and every request it does not recognise) goes to Django
+unchanged. `MAP_FAST_PATH=0` switches it off.
 
 The equivalence with the Django views is a test (tests/api/test_fastpath.py); the speed is
-benchmark B9.
+benchmarks B1 (the layer) and B9 (pages and popups over HTTP).
 """
 
 import asyncio
+import contextlib
 import re
+from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
@@ -43,7 +46,8 @@ def _conninfo(alias: str) -> str:
 
 
 class MapReads:
-    """ASGI app: the two public map reads, else `fallback` (Django)."""
+    """ASGI app: the public map's report reads, else `fallback` (Django). The whole layer is
+    truly streamed here (Django's ASGI handler collects a streaming body before sending)."""
 
     def __init__(self, fallback):
         self.fallback = fallback
@@ -56,8 +60,8 @@ class MapReads:
             path = scope["path"]
             if path == PAGE_PATH:
                 query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                if any(k == "limit" for k, _ in query) and {k for k, _ in query} <= PAGE_FILTERS:
-                    return await self._page(scope, send, query)
+                if {k for k, _ in query} <= PAGE_FILTERS:
+                    return await self._reports(scope, send, query)
             elif match := FEATURE_PATH.match(path):
                 return await self._feature(scope, send, int(match.group(1)))
         return await self.fallback(scope, receive, send)
@@ -68,6 +72,7 @@ class MapReads:
                 if self.pool is None:
                     pool = AsyncConnectionPool(
                         _conninfo(tiles.read_alias()),
+                        kwargs={"autocommit": True},
                         min_size=1,
                         max_size=settings.MAP_FAST_PATH_POOL_SIZE,
                         open=False,
@@ -83,7 +88,7 @@ class MapReads:
             cursor = await connection.execute(sql, params)
             return await (cursor.fetchall() if all_rows else cursor.fetchone())
 
-    async def _page(self, scope, send, query: list[tuple[str, str]]):
+    async def _reports(self, scope, send, query: list[tuple[str, str]]):
         args = dict(query)
         try:
             filters = {
@@ -95,14 +100,58 @@ class MapReads:
             before = geo_views._positive_int(args.get("before"), "before", 2**62)
         except geo_views.BadParameter as error:
             return await self._json(send, 400, error)
+        if limit is None:
+            return await self._layer(scope, send, query, filters)
         sql, params = geo_views.report_page_sql(filters=filters, limit=limit, before=before)
         rows = [row[0] for row in await self._fetch(sql, params, all_rows=True)]
         body = geo_views.feature_collection(rows)
         extra = []
         if len(rows) == limit:
-            nxt = _with_before(query, geo_views.feature_id(rows[-1]))
+            nxt = _grouped(query, before=str(geo_views.feature_id(rows[-1])))
             extra.append((b"link", f'<{scope["path"]}?{urlencode(nxt)}>; rel="next"'.encode()))
         await self._geojson(scope, send, body, extra)
+
+    async def _layer(self, scope, send, query: list[tuple[str, str]], filters: dict):
+        """The whole (filtered) layer, streamed as PostGIS writes it: a server-side cursor
+        fetched in chunks, each chunk sent on at once, so memory stays bounded whatever the
+        number of reports."""
+        pool = await self._pool()
+        async with pool.connection() as connection:
+            cursor = await connection.execute(*geo_views.layer_version_sql(**filters))
+            count, newest = await cursor.fetchone()
+            etag = geo_views.layer_etag(urlencode(_grouped(query)), count, newest)
+            headers = [
+                *self.headers,
+                (b"etag", etag.encode()),
+                (b"cache-control", f"public, max-age={geo_views.GEOJSON_MAX_AGE}".encode()),
+            ]
+            if newest is not None:
+                modified = formatdate(newest.timestamp(), usegmt=True)
+                headers.append((b"last-modified", modified.encode()))
+            if etag in _if_none_match(scope):
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                return await send({"type": "http.response.body", "body": b""})
+            headers.append((b"content-type", geo_views.GEOJSON_CONTENT_TYPE.encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if scope["method"] == "HEAD":
+                return await send({"type": "http.response.body", "body": b""})
+            sql, params = geo_views.report_features_sql(**filters)
+            head, separator = b'{"type":"FeatureCollection","features":[', b""
+            # Like the Django view: a server-side cursor only for large layers (a cursor is
+            # planned for its first rows, and a small bbox query would lose its index plan).
+            # (A pool connection is in autocommit: only the server-side cursor needs a
+            # transaction, and a small layer is then one round trip.)
+            large = count > geo_views.SERVER_SIDE_ROWS
+            async with (
+                connection.transaction() if large else contextlib.nullcontext(),
+                connection.cursor(name="map_layer" if large else None) as rows,
+            ):
+                await rows.execute(sql, params)
+                while chunk := await rows.fetchmany(geo_views.FETCH_ROWS):
+                    body = head + separator + ",".join(row[0] for row in chunk).encode()
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    head, separator = b"", b","
+            await send({"type": "http.response.body", "body": head + b"]}"})
 
     async def _feature(self, scope, send, pk: int):
         sql, params = geo_views.report_feature_sql(pk)
@@ -142,13 +191,14 @@ class MapReads:
         await send({"type": "http.response.body", "body": body})
 
 
-def _with_before(query: list[tuple[str, str]], before: int) -> list[tuple[str, str]]:
-    """The query with `before` set, as Django's `QueryDict.urlencode` writes it (values
-    grouped by key, keys in first-seen order)."""
+def _grouped(query: list[tuple[str, str]], **replace: str) -> list[tuple[str, str]]:
+    """The query as Django's `QueryDict.urlencode` writes it (values grouped by key, keys in
+    first-seen order), with `replace`'s keys set to one value."""
     grouped: dict[str, list[str]] = {}
     for key, value in query:
         grouped.setdefault(key, []).append(value)
-    grouped["before"] = [str(before)]
+    for key, value in replace.items():
+        grouped[key] = [value]
     return [(key, value) for key, values in grouped.items() for value in values]
 
 

@@ -205,6 +205,17 @@ def feature_id(feature: str) -> int:
     return json.loads(feature)["properties"]["id"]
 
 
+def layer_version_sql(**filters) -> tuple[str, list]:
+    """Count and newest change of the layer's rows: what its ETag and Last-Modified say."""
+    where, params = report_map_where(**filters)
+    return _VERSION.format(where=where), params
+
+
+def layer_etag(query: str, count: int, newest) -> str:
+    key = f"{query}|{count}|{newest.isoformat() if newest else ''}"
+    return '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+
+
 def error_body(message: str) -> bytes:
     return json.dumps({"detail": message}).encode()
 
@@ -251,12 +262,10 @@ def reports_geojson(request: HttpRequest) -> HttpResponse:
         return _bad(str(error))
     if limit is not None:
         return _page(request, filters, limit, before)
-    where, params = report_map_where(**filters)
     with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(_VERSION.format(where=where), params)
+        cursor.execute(*layer_version_sql(**filters))
         count, newest = cursor.fetchone()
-    key = f"{request.GET.urlencode()}|{count}|{newest.isoformat() if newest else ''}"
-    etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+    etag = layer_etag(request.GET.urlencode(), count, newest)
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
     else:

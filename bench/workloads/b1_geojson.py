@@ -2,10 +2,14 @@
 `GeoFeatureModelSerializer` on the same queryset vs a raw psycopg fetch of the same JSON text.
 
 Fair because all three return the same features (same rows, same properties, same precision
-as checked by tests/api/test_geo_views.py), from the same database, in the same process, in
-interleaved rounds. Ours is measured through Django's full request/response cycle (middleware
-included), the others are not: that only counts against ours."""
+as checked by tests/api/test_geo_views.py and tests/api/test_fastpath.py), from the same
+database, in the same process, in interleaved rounds. Ours is the request as uvicorn hands it
+to the app (`civicmap.asgi`: the map handler of api/fastpath.py, its version query for the
+ETag included, the body collected from the ASGI messages); the HTTP parsing is the only part
+left out, as it is for the others. The same layer through Django's request cycle (the view
+that answers with MAP_FAST_PATH=0) is printed for reference."""
 
+import asyncio
 import json
 
 import psycopg
@@ -13,6 +17,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.renderers import JSONRenderer
 
+from api.fastpath import MapReads
 from api.geo_views import ReportMapSerializer, report_features_sql, report_map_queryset
 from bench import core, seed
 
@@ -27,8 +32,41 @@ def _dsn() -> str:
     )
 
 
+class _Asgi:
+    """Call the app's map handler in this process, on one event loop, as uvicorn would."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.app = MapReads(fallback=None)
+
+    def get(self, path: str, query: str) -> bytes:
+        chunks = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            chunks.append(message.get("body", b""))
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": [],
+        }
+        self.loop.run_until_complete(self.app(scope, receive, send))
+        return b"".join(chunks)
+
+    def close(self):
+        if self.app.pool is not None:
+            self.loop.run_until_complete(self.app.pool.close())
+        self.loop.close()
+
+
 def run(run: core.Run, config: dict) -> None:
     client = Client()
+    asgi = _Asgi()
     raw = psycopg.connect(_dsn(), autocommit=True)
     sizes = [("bbox ~600", 600), ("dump 10k", 10_000), ("dump 100k", 100_000)]
     for label, target in sizes:
@@ -44,11 +82,18 @@ def run(run: core.Run, config: dict) -> None:
             f" coalesce(json_agg(f::json), '[]'::json))::text FROM ({sql}) AS t(f)"
         )
         count = len(json.loads(b"".join(client.get(url).streaming_content))["features"])
+        assert asgi.get("/api/v1/map/reports.geojson", f"bbox={bbox}") == b"".join(
+            client.get(url).streaming_content
+        ), "the handler and the Django view must answer the same bytes"
         size = f"{count:,} features of {config['scale']:,}"
         queryset = report_map_queryset(bbox=box)
         sample = min(count, DRF_SAMPLE)
 
         def ours():
+            body = asgi.get("/api/v1/map/reports.geojson", f"bbox={bbox}")
+            assert body.endswith(b"]}")
+
+        def django_view():
             body = b"".join(client.get(url).streaming_content)
             assert body.endswith(b"]}")
 
@@ -62,7 +107,8 @@ def run(run: core.Run, config: dict) -> None:
                 cursor.fetchone()
 
         medians = core.interleaved(
-            {"ours": ours, "drf": drf, "raw": passthrough}, inner=10 if count < 2000 else 1
+            {"ours": ours, "drf": drf, "raw": passthrough, "django": django_view},
+            inner=10 if count < 2000 else 1,
         )
         rate = {
             "ours": count / medians["ours"],
@@ -92,4 +138,13 @@ def run(run: core.Run, config: dict) -> None:
             versus="raw psycopg",
             peer=True,
         )
+        core.info_row(
+            run,
+            "B1 GeoJSON",
+            size,
+            "features/s, through Django's request cycle",
+            count / medians["django"],
+            note="the same layer with MAP_FAST_PATH=0",
+        )
     raw.close()
+    asgi.close()
