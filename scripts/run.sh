@@ -101,9 +101,11 @@ trap on_exit EXIT
 trap 'STOP_REQUESTED=1' INT TERM
 
 say "Starting web (uvicorn, $WEB_WORKERS workers), Celery worker and Celery beat"
+# No access log: it would write every visitor's IP address (personal data under the GDPR) and
+# cost time on every request; the bench measures this same command line (bench/servers.py).
 start_service web "$VENV/bin/uvicorn" civicmap.asgi:application \
     --host 127.0.0.1 --port "$PORT" --workers "$WEB_WORKERS" \
-    --timeout-graceful-shutdown 5
+    --timeout-graceful-shutdown 5 --no-access-log
 start_service worker "$VENV/bin/celery" -A civicmap worker -l info \
     -Q celery,photos,notifications,imports --concurrency "$CELERY_CONCURRENCY"
 start_service beat "$VENV/bin/celery" -A civicmap beat -l info -s "$VAR_DIR/celerybeat-schedule"
