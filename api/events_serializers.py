@@ -55,7 +55,8 @@ class EventQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
         choices=ORDERINGS,
         required=False,
-        help_text="relevance (default with q), start (default), -start, distance (with near)",
+        help_text="relevance (default with q: the best of the 200 matches soonest after start), "
+        "start (default; every match), -start, distance (with near)",
     )
 
     def validate_start(self, value: str) -> datetime:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from districts.selectors import district_list
 from events.ical import events_to_ical
 from events.selectors import (
+    RANKED_MATCHES,
     category_choices,
     day_end,
     day_start,
@@ -150,6 +151,11 @@ def event_list(request: HttpRequest) -> HttpResponse:
             # The map shows the events listed on this page, so list and map agree.
             "map": events_map(events=page.object_list, reports=reports),
             "reports_count": len(reports),
+            # Relevance ranks the best of the soonest RANKED_MATCHES matches (events.selectors):
+            # say so when the list may be cut there.
+            "ranked_cap": RANKED_MATCHES
+            if arguments.get("q") and page.paginator.count >= RANKED_MATCHES
+            else None,
             "page_query": page_query.urlencode(),
             "ics_url": f"{reverse('api:event-calendar')}?{api_query}",
             # Calendar apps subscribe to webcal:// links (and fetch them again by themselves).

@@ -144,3 +144,15 @@ def test_events_layer_adds_to_any_map_without_extra_assets(demo):
     assert parts.script.count("L.marker(") == 3  # the one without a place is left out
     assert "Flohmarkt im Alaunpark" in parts.script and "$(" not in parts.script
     assert _third_party_urls(parts.header) == []
+
+
+def test_a_search_cut_at_the_ranked_matches_says_so(client, demo, monkeypatch):
+    # Relevance ranks only the RANKED_MATCHES matches soonest after the start (events.selectors);
+    # with more matches than that the page must not pretend that is all there is.
+    monkeypatch.setattr("events.selectors.RANKED_MATCHES", 2)
+    monkeypatch.setattr("frontend.views_events.RANKED_MATCHES", 2)
+    cut = client.get("/events/", {"q": "Flohmarkt"}).content.decode()
+    assert 'Results <span class="count">(2)</span>' in cut
+    assert "These are the 2 best matches among the next events." in cut
+    whole = client.get("/events/").content.decode()  # no search: every event, no such hint
+    assert "best matches" not in whole
