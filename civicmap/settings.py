@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ MAP_TILE_ATTRIBUTION = os.environ.get(
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>-Mitwirkende',
 )
 MAP_CENTER = [float(v) for v in _list("MAP_CENTER", "51.0504,13.7373")]
+# Above this many points, the public and dispatcher maps draw vector tiles instead of markers.
+MAP_VECTOR_TILES_ABOVE = int(os.environ.get("MAP_VECTOR_TILES_ABOVE", "5000"))
 DATA_ATTRIBUTION = os.environ.get(
     "DATA_ATTRIBUTION",
     "Geodaten: Landeshauptstadt Dresden, opendata.dresden.de, Datenlizenz Deutschland – "
@@ -157,12 +160,14 @@ DATABASE_POOL = _bool("DATABASE_POOL", True)
 if DATABASE_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 8, "timeout": 10}}
-# Optional read replica: map GeoJSON and vector tiles read from it (`api.tiles.read_alias`).
+# Optional read replica: map GeoJSON, vector tiles and event search read from it
+# (`civicmap.db_router.read_alias`); the router keeps writes and migrations on the primary.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["civicmap.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Vector tiles are cached in Redis, shared by web and Celery processes, so a changed report drops
@@ -209,6 +214,41 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# S3-compatible object storage (extra `s3`: django-storages; docs/scaling.md): public copies in
+# STORAGE_S3_BUCKET (readable by a bucket policy, or STORAGE_S3_PUBLIC_ACL=public-read), originals
+# in STORAGE_S3_PRIVATE_BUCKET (no public read, no URL; staff views stream them). Keys: else
+# boto3's usual chain (AWS_* variables, instance role).
+STORAGE_S3_BUCKET = os.environ.get("STORAGE_S3_BUCKET", "")
+STORAGE_S3_PRIVATE_BUCKET = os.environ.get("STORAGE_S3_PRIVATE_BUCKET", "")
+if STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET:
+    if not STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET in ("", STORAGE_S3_BUCKET):
+        raise ImproperlyConfigured(
+            "S3 storage needs both STORAGE_S3_BUCKET (public copies) and "
+            "STORAGE_S3_PRIVATE_BUCKET (originals), two different buckets."
+        )
+    _s3 = {
+        "endpoint_url": os.environ.get("STORAGE_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("STORAGE_S3_REGION") or None,
+        "access_key": os.environ.get("STORAGE_S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.environ.get("STORAGE_S3_SECRET_ACCESS_KEY") or None,
+        "addressing_style": os.environ.get("STORAGE_S3_ADDRESSING_STYLE") or None,
+        "file_overwrite": False,  # a re-rendered copy gets a new name, as on local disk
+    }
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            **_s3,
+            "bucket_name": STORAGE_S3_BUCKET,
+            "default_acl": os.environ.get("STORAGE_S3_PUBLIC_ACL") or None,
+            "querystring_auth": False,  # plain, cacheable URLs of public copies
+            "custom_domain": os.environ.get("STORAGE_S3_PUBLIC_DOMAIN") or None,
+        },
+    }
+    STORAGES["private"] = {
+        "BACKEND": "civicmap.storage_s3.PrivateS3Storage",
+        "OPTIONS": {**_s3, "bucket_name": STORAGE_S3_PRIVATE_BUCKET},  # no ACL: bucket default
+    }
+    SERVE_MEDIA = False  # nothing local to serve under /media/
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = PHOTO_MAX_BYTES * 6
 
