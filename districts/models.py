@@ -2,12 +2,25 @@ from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models.functions import Upper
 
+# How districts are cut into DistrictParts: first along a grid of 1/PART_CELLS_PER_DEGREE degree
+# cells (about 0.7 x 1.1 km in Dresden), then each cell's piece by `ST_Subdivide` into parts of at
+# most PART_MAX_VERTICES vertices. Small parts make a point-in-polygon test cheap and their boxes
+# tight (the create path's index lookup); the grid cell lets a bulk re-route find a point's parts
+# by arithmetic and a hash join instead of one index probe per point, and skip the
+# point-in-polygon test where a district covers the whole cell. The migrations that fill the
+# parts (and the trigger) use the same numbers.
+PART_MAX_VERTICES = 64
+PART_CELLS_PER_DEGREE = 100
+
 
 class DistrictQuerySet(models.QuerySet):
     def covering(self, point: Point) -> "DistrictQuerySet":
         # `covers`, not `contains`: a point exactly on a shared border still gets a district,
-        # and ordering by code makes the choice between the two neighbours stable.
-        return self.filter(boundary__covers=point).order_by("code")
+        # and ordering by code makes the choice between the two neighbours stable. The test runs
+        # on the subdivided parts (same answer as the full boundary: the parts tile it exactly);
+        # `pk__in` keeps a district once when two of its parts touch the point.
+        parts = DistrictPart.objects.filter(geom__covers=point).values("district_id")
+        return self.filter(pk__in=parts).order_by("code")
 
 
 class District(models.Model):
@@ -28,6 +41,30 @@ class District(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DistrictPart(models.Model):
+    """A piece of a district's boundary with at most PART_MAX_VERTICES vertices.
+
+    Derived data, kept by the database: a trigger on districts_district (migration 0004)
+    replaces a district's parts whenever its boundary is inserted or changed, whatever writes
+    it (import, admin, ORM). Routing a point tests these small parts instead of the full
+    polygons (thousands of vertices each).
+    """
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="parts")
+    geom = models.PolygonField(srid=4326, spatial_index=True)
+    # The grid cell the part lies in: floor(lon * PART_CELLS_PER_DEGREE), floor(lat * ...).
+    cell_x = models.IntegerField(default=0)
+    cell_y = models.IntegerField(default=0)
+    # True when the district covers the whole cell (the part is the cell itself).
+    whole_cell = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["cell_x", "cell_y"], name="districtpart_cell_idx")]
+
+    def __str__(self) -> str:
+        return f"part {self.pk} of district {self.district_id}"
 
 
 class ServiceArea(models.Model):

@@ -2,14 +2,35 @@ import re
 
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Length
 
 from districts.models import Address, District, ServiceArea
 
+# `District.objects.covering(point).defer("boundary").first()`, written out: compiling that
+# queryset (with its subquery) costs the ORM several times what the database needs to answer.
+_DISTRICT_FOR_POINT = """
+SELECT id, code, name, kind, parent_name, created_at, updated_at FROM districts_district
+WHERE id IN (SELECT district_id FROM districts_districtpart WHERE ST_Covers(geom, %s))
+ORDER BY code LIMIT 1
+"""
+
 
 def district_for_point(*, point: Point) -> District | None:
-    return District.objects.covering(point).first()
+    """The district covering `point` (on a shared border: the first by code), or None.
+
+    The create path's lookup: the subdivided parts (DistrictPart) answer it with one small
+    index probe, and the boundary (thousands of vertices, never needed by the caller) is not
+    loaded (deferred on the instance).
+    """
+    if point.srid is None:  # as the ORM does: the column's SRID
+        point = point.clone()
+        point.srid = 4326
+    elif point.srid != 4326:
+        point = point.transform(4326, clone=True)
+    found = District.objects.raw(_DISTRICT_FOR_POINT, [connection.ops.Adapter(point)])
+    return next(iter(found), None)
 
 
 def point_in_service_area(*, point: Point) -> bool:
@@ -30,8 +51,6 @@ def district_get(*, code: str) -> District | None:
 def districts_geojson(*, tolerance: float = 0.0001) -> str:
     """All districts as one GeoJSON FeatureCollection built by PostGIS, simplified for maps
     (0.0001° ≈ 7–11 m here, invisible at city zoom and a fraction of the bytes)."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             """

@@ -8,10 +8,17 @@ from pathlib import Path
 from django.contrib.gis.gdal import DataSource, GDALException
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.text import slugify
 
-from districts.models import Address, District, ServiceArea
+from districts.models import (
+    PART_CELLS_PER_DEGREE,
+    PART_MAX_VERTICES,
+    Address,
+    District,
+    DistrictPart,
+    ServiceArea,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +29,7 @@ IMPORT_FILE_UNREADABLE = (
 IMPORT_NOT_POLYGON = "Layer '{layer}' holds {geom_type} geometries; districts need polygons."
 IMPORT_FIELD_MISSING = "Layer '{layer}' has no field '{field}'. Fields found: {fields}."
 IMPORT_EMPTY = "Layer '{layer}' has no features."
+PARTS_TOO_FEW_VERTICES = "Parts need at least 5 vertices each (ST_Subdivide), not {n}."
 
 
 @dataclass
@@ -143,6 +151,31 @@ def district_import(
         len(result.unchanged),
     )
     return result
+
+
+@transaction.atomic
+def district_parts_rebuild(*, max_vertices: int = PART_MAX_VERTICES) -> int:
+    """Cut every district boundary into parts again (grid cells, then `ST_Subdivide`); returns
+    the part count.
+
+    Saving a district keeps its parts current by itself (a trigger, migrations 0003/0004); this is
+    for repairs and for trying another `max_vertices`.
+    """
+    if max_vertices < 5:
+        raise ValidationError(PARTS_TOO_FEW_VERTICES.format(n=max_vertices))
+    DistrictPart.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO districts_districtpart (district_id, geom, cell_x, cell_y, whole_cell)
+            SELECT district.id, piece, piece_x, piece_y, piece_whole
+            FROM districts_district AS district
+            CROSS JOIN LATERAL districts_part_pieces(district.boundary, %s, %s)
+            """,
+            [max_vertices, PART_CELLS_PER_DEGREE],
+        )
+        cursor.execute("ANALYZE districts_districtpart")
+    return DistrictPart.objects.count()
 
 
 @transaction.atomic

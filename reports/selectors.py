@@ -3,8 +3,17 @@ from datetime import datetime, timedelta
 from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 
 from districts.geo import degrees_covering
 from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
@@ -77,7 +86,12 @@ def reports_nearby_open(
     *, point: Point, category: Category | None = None, meters: float = 30
 ) -> QuerySet[Report]:
     """Open reports within `meters` of a point (spheroid distance, index-assisted), nearest
-    first, each with its `distance`."""
+    first, each with its `distance`.
+
+    The duplicate check on the create path. `open()` repeats the predicate of the partial GiST
+    index `report_open_category_location_gist` (reports migration 0003), so the database looks
+    only at open reports of the category near the point.
+    """
     degrees = degrees_covering(point=point, metres=meters)
     nearby = (
         Report.objects.open()
@@ -87,7 +101,10 @@ def reports_nearby_open(
         .order_by("distance")
     )
     if category is not None:
-        nearby = nearby.filter(category=category)
+        # Typed like the column (bigint): a bare integer literal is an int4, which the index's
+        # btree_gist int8 class cannot take, and the planner would then AND in a bitmap of every
+        # report of the category.
+        nearby = nearby.filter(category_id=Cast(Value(category.pk), BigIntegerField()))
     return nearby.select_related("category", "district")
 
 

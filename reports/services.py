@@ -7,12 +7,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
+from districts.models import PART_CELLS_PER_DEGREE
 from districts.selectors import district_for_point, point_in_service_area
 from reports.geo import public_point
 from reports.models import (
@@ -810,3 +811,80 @@ def retention_run(*, now: datetime | None = None) -> dict:
         removed["originals"] or "none",
     )
     return removed
+
+
+# Re-routing every report (after new district boundaries), set-based on the district parts:
+# pass 1 reads the reports once and finds each one's parts by its grid cell (a hash join, no
+# index probe per report; no point-in-polygon test where a district covers the whole cell). It
+# keeps only the reports whose stored district may be wrong: covered by another district (moved,
+# or on a shared border), by none, or lying exactly on a cell edge (where the neighbouring
+# cell's parts count too). Nothing is sorted or written for the great majority.
+_REROUTE_SUSPECTS = """
+SELECT DISTINCT r.id
+FROM reports_report r
+LEFT JOIN districts_districtpart p
+       ON p.cell_x = floor(ST_X(r.location) * %(per_degree)s)::integer
+      AND p.cell_y = floor(ST_Y(r.location) * %(per_degree)s)::integer
+      AND (p.whole_cell OR ST_Covers(p.geom, r.location))
+WHERE p.district_id IS DISTINCT FROM r.district_id
+   OR ST_X(r.location) * %(per_degree)s = floor(ST_X(r.location) * %(per_degree)s)
+   OR ST_Y(r.location) * %(per_degree)s = floor(ST_Y(r.location) * %(per_degree)s)
+"""
+# Pass 2, for the suspects only, set-based too: the create path's rule (covers; on a border the
+# first code) on the parts of the report's cell, and of the neighbouring cells when the point lies
+# exactly on a cell edge; then a write where the district really changes.
+_REROUTE_WRITE = """
+WITH suspects AS (
+    SELECT r.id, r.location, r.district_id AS old,
+           ST_X(r.location) * %(per_degree)s AS gx, ST_Y(r.location) * %(per_degree)s AS gy
+    FROM reports_report r WHERE r.id = ANY(%(ids)s)
+), cells AS (
+    SELECT s.id, s.location, s.old, cell.x, cell.y
+    FROM suspects s
+    CROSS JOIN LATERAL (VALUES (floor(s.gx), floor(s.gy)), (floor(s.gx) - 1, floor(s.gy)),
+                               (floor(s.gx), floor(s.gy) - 1),
+                               (floor(s.gx) - 1, floor(s.gy) - 1)) AS cell(x, y)
+    WHERE (cell.x = floor(s.gx) OR s.gx = floor(s.gx))
+      AND (cell.y = floor(s.gy) OR s.gy = floor(s.gy))
+), routed AS (
+    SELECT c.id, c.old,
+           (array_agg(p.district_id ORDER BY d.code) FILTER (WHERE p.id IS NOT NULL))[1] AS new
+    FROM cells c
+    LEFT JOIN districts_districtpart p
+           ON p.cell_x = c.x::integer AND p.cell_y = c.y::integer
+          AND (p.whole_cell OR ST_Covers(p.geom, c.location))
+    LEFT JOIN districts_district d ON d.id = p.district_id
+    GROUP BY c.id, c.old
+)
+UPDATE reports_report r
+SET district_id = routed.new, version = r.version + 1, updated_at = %(now)s
+FROM routed WHERE r.id = routed.id AND routed.new IS DISTINCT FROM routed.old
+RETURNING r.id
+"""
+
+
+@transaction.atomic
+def reports_reroute(*, now: datetime | None = None) -> list[int]:
+    """Give every report the district that covers its point now (no district: none), as after
+    new district boundaries; returns the ids of the reports whose district changed.
+
+    Same rule as `district_for_point` on the create path. Deadlines and crews are not touched.
+    """
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        # A bulk statement: JIT compilation costs more than it saves here, and the planner,
+        # unsure how many parts share a cell, may sort all reports for a merge join where
+        # hashing the few parts is always cheaper.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute(_REROUTE_SUSPECTS, {"per_degree": PART_CELLS_PER_DEGREE})
+        suspects = [row[0] for row in cursor.fetchall()]
+        if not suspects:
+            return []
+        cursor.execute(
+            _REROUTE_WRITE,
+            {"ids": suspects, "now": now, "per_degree": PART_CELLS_PER_DEGREE},
+        )
+        changed = sorted(row[0] for row in cursor.fetchall())
+    logger.info("re-route: %d reports examined again, %d moved", len(suspects), len(changed))
+    return changed

@@ -1,10 +1,10 @@
 """B6 duplicate check: open reports of the same category within 50 m of a new report's point,
 nearest first, on all seeded reports.
 
-Ours is the app's selector `reports.selectors.reports_nearby_open` (ST_DWithin on the spatial
-index, then the true spheroid distance), its compiled SQL run on Django's connection, so the
-time is the database's plus one local round trip (no model instances built). The naive
-baseline computes
+Ours is the app's selector `reports.selectors.reports_nearby_open` (ST_DWithin with a degree
+radius on the partial GiST index of open reports `report_open_category_location_gist`, then the
+metre distance), its compiled SQL run on Django's connection, so the time is the database's plus
+one local round trip (no model instances built). The naive baseline computes
 `ST_Distance(geography)` for every open report of the category and orders by it. Same points
 (1,000 seeded report positions, their own category), same answers (checked)."""
 

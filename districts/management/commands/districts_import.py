@@ -58,6 +58,11 @@ class Command(BaseCommand):
                 for label, names in (("created", result.created), ("updated", result.updated)):
                     for name in names:
                         self.stdout.write(f"  {label}: {name}")
+                if commit and (result.created or result.updated):
+                    self.stdout.write(
+                        "Boundaries changed: run `manage.py reports_reroute` to route the "
+                        "existing reports again."
+                    )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         if not commit:
