@@ -19,6 +19,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import tiles
 from crews import dispatch
 from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
 from crews.models import Crew
@@ -396,4 +397,27 @@ class ExportGeoJsonApi(DispatchApi):
         body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
         response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{_filename(data, "geojson")}"'
+        return response
+
+
+class TicketTileApi(DispatchApi):
+    """Open tickets as a Mapbox vector tile (layer `tickets`: id, priority, deadline state), for
+    the live map when it has too many tickets for markers. Staff only, never cached by shared
+    caches (exact locations, states change by the minute); the ETag saves the bytes of an
+    unchanged tile. No ticket: 204."""
+
+    def get(self, request, z: int, x: int, y: int):
+        if not tiles.tile_valid(z, x, y):
+            return Response({"detail": "no such tile"}, status=400)
+        body = tiles.ticket_tile(z=z, x=x, y=y, now=timezone.now())
+        etag = tiles.tile_etag(body)
+        header = request.headers.get("If-None-Match", "")
+        if etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}:
+            response = HttpResponse(status=304)
+        elif not body:
+            response = HttpResponse(status=204, content_type=tiles.MVT_CONTENT_TYPE)
+        else:
+            response = HttpResponse(body, content_type=tiles.MVT_CONTENT_TYPE)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
         return response

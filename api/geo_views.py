@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 
 from django.contrib.gis.geos import Polygon
+from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from django.utils.cache import patch_cache_control
@@ -25,6 +26,7 @@ from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from api import tiles
+from districts import selectors as district_selectors
 from reports.models import Report
 
 GEOJSON_CONTENT_TYPE = "application/geo+json"
@@ -324,12 +326,19 @@ def _tile_response(request: HttpRequest, body: bytes, etag: str | None = None) -
 def report_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     """Reports as a Mapbox vector tile (layer `reports`; properties id, category, status,
     count; below z14 nearby points are merged into one feature with their `count`).
-    Filters: `status=...`, `category=...` (comma-separated). No report: 204."""
+    Filters: `status=...`, `category=...` (comma-separated), or `map=public`: what the public
+    map shows (open reports and those cleared in the last days; cached). No report: 204."""
     if not tiles.tile_valid(z, x, y):
         return _bad("no such tile")
     status, category = _csv(request.GET.get("status")), _csv(request.GET.get("category"))
+    view = request.GET.get("map", "")
+    if view not in ("", "public"):
+        return _bad("map must be 'public' or left out")
+    if view == "public" and (status or category):
+        return _bad("map=public cannot be combined with status or category")
     if not status and not category:
-        return _tile_response(request, *tiles.report_tile_cached(z=z, x=x, y=y))
+        cached = tiles.report_tile_cached(z=z, x=x, y=y, public_map=view == "public")
+        return _tile_response(request, *cached)
     body = tiles.report_tile(z=z, x=x, y=y, status=status, category=category)
     return _tile_response(request, body)
 
@@ -340,3 +349,37 @@ def event_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     if not tiles.tile_valid(z, x, y):
         return _bad("no such tile")
     return _tile_response(request, tiles.event_tile(z=z, x=x, y=y))
+
+
+# District boundaries change a few times a decade; simplified by ~15 m, which a city map
+# cannot show, they are a fraction of the bytes.
+DISTRICTS_TOLERANCE = 0.0002
+DISTRICTS_MAX_AGE = 3600
+_DISTRICTS_VERSION = "SELECT count(*), max(updated_at) FROM districts_district"
+
+
+@require_GET
+def districts_geojson(request: HttpRequest) -> HttpResponse:
+    """The district boundaries as a GeoJSON FeatureCollection (properties code, name, kind),
+    built and simplified by PostGIS; what the maps draw as their districts layer (the pages
+    load it from here instead of carrying it in their HTML). ETag and Last-Modified from the
+    newest change, so a revalidation is one aggregate and a 304."""
+    with connections[tiles.read_alias()].cursor() as cursor:
+        cursor.execute(_DISTRICTS_VERSION)
+        count, newest = cursor.fetchone()
+    key = f"{count}|{newest.isoformat() if newest else ''}|{DISTRICTS_TOLERANCE}"
+    etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+    if etag in _if_none_match(request):
+        response = HttpResponseNotModified()
+    else:
+        body = cache.get_or_set(
+            f"map-districts:{etag}",
+            lambda: district_selectors.districts_geojson(tolerance=DISTRICTS_TOLERANCE).encode(),
+            DISTRICTS_MAX_AGE,
+        )
+        response = HttpResponse(body, content_type=GEOJSON_CONTENT_TYPE)
+    response["ETag"] = etag
+    if newest is not None:
+        response["Last-Modified"] = http_date(newest.timestamp())
+    patch_cache_control(response, public=True, max_age=DISTRICTS_MAX_AGE)
+    return response

@@ -25,6 +25,8 @@ from django.core.cache import caches
 from django.db import connections
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from civicmap import db_router
+
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
@@ -97,10 +99,24 @@ SELECT ST_AsMVT(mvtgeom.*, 'events', {extent}, 'geom', 'id') FROM mvtgeom
 """
 
 
-def read_alias() -> str:
-    """The database alias for map, tile and search reads: `replica` when DATABASE_REPLICA_URL
-    configured one (see settings), else `default`."""
-    return "replica" if "replica" in settings.DATABASES else "default"
+# The dispatcher's open tickets (staff only: exact location, deadline state). Not merged at low
+# zooms: a few thousand open tickets at most, each one a job to see.
+_TICKET_POINTS = """
+WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc),
+box AS (SELECT merc, ST_Transform(merc, 4326) AS geo FROM bounds),
+mvtgeom AS (
+    SELECT ST_AsMVTGeom(ST_Transform(r.location, 3857), box.merc, {extent}, {buffer}, true)
+               AS geom,
+           r.id, r.priority, {state} AS state
+    FROM reports_report r
+    LEFT JOIN crews_assignment a ON a.report_id = r.id AND a.active, box
+    WHERE r.location && box.geo AND r.status = ANY(%(open)s)
+)
+SELECT ST_AsMVT(mvtgeom.*, 'tickets', {extent}, 'geom', 'id') FROM mvtgeom
+"""
+
+
+read_alias = db_router.read_alias  # map and tile reads may go to a replica
 
 
 def tile_valid(z: int, x: int, y: int) -> bool:
@@ -127,8 +143,21 @@ def tile_keys_for_point(
     return [tile_for_point(lon, lat, z) for z in zooms]
 
 
-def _report_filters(*, status: list[str] | None, category: list[str] | None) -> tuple[str, dict]:
+def _report_filters(
+    *, status: list[str] | None, category: list[str] | None, public_map: bool = False
+) -> tuple[str, dict]:
     where, params = " AND r.moderation = 'published'", {}
+    if public_map:
+        # What the public map shows: open reports and those cleared in the last N days.
+        from reports.models import Report
+        from reports.selectors import PUBLIC_MAP_CLEARED_DAYS
+
+        where += (
+            " AND (r.status = ANY(%(open)s) OR (r.status = 'cleared'"
+            " AND r.closed_at >= now() - make_interval(days => %(cleared_days)s)))"
+        )
+        params["open"] = [str(s) for s in Report.OPEN_STATUSES]
+        params["cleared_days"] = PUBLIC_MAP_CLEARED_DAYS
     if status:
         where += " AND r.status = ANY(%(status)s)"
         params["status"] = list(status)
@@ -141,10 +170,17 @@ def _report_filters(*, status: list[str] | None, category: list[str] | None) -> 
 
 
 def report_tile(
-    *, z: int, x: int, y: int, status: list[str] | None = None, category: list[str] | None = None
+    *,
+    z: int,
+    x: int,
+    y: int,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+    public_map: bool = False,
 ) -> bytes:
-    """The reports layer of one tile as MVT bytes (empty bytes when no report is in it)."""
-    where, params = _report_filters(status=status, category=category)
+    """The reports layer of one tile as MVT bytes (empty bytes when no report is in it).
+    `public_map`: only what the public map shows (open, or cleared in the last days)."""
+    where, params = _report_filters(status=status, category=category, public_map=public_map)
     params.update(z=z, x=x, y=y)
     if z < TILE_CLUSTER_BELOW_ZOOM:
         sql = _REPORT_CELLS.format(extent=EXTENT, where=where)
@@ -159,6 +195,24 @@ def event_tile(*, z: int, x: int, y: int) -> bytes:
     """Current events with a place, as MVT bytes."""
     sql = _EVENT_POINTS.format(extent=EXTENT, buffer=BUFFER)
     return _fetch(sql, {"z": z, "x": x, "y": y})
+
+
+def ticket_tile(*, z: int, x: int, y: int, now) -> bytes:
+    """Open tickets for the dispatcher's map as MVT bytes (layer `tickets`; properties id,
+    priority and the deadline state at `now`: unassigned, late, due_soon, on_time)."""
+    from crews.selectors import _STATE_SQL, DUE_SOON_WINDOW  # the one definition of the states
+    from reports.models import Report
+
+    sql = _TICKET_POINTS.format(extent=EXTENT, buffer=BUFFER, state=_STATE_SQL)
+    params = {
+        "z": z,
+        "x": x,
+        "y": y,
+        "now": now,
+        "soon": now + DUE_SOON_WINDOW,
+        "open": [str(s) for s in Report.OPEN_STATUSES],
+    }
+    return _fetch(sql, params)
 
 
 def _fetch(sql: str, params: dict) -> bytes:
@@ -176,14 +230,23 @@ def _cache_key(layer: str, z: int, x: int, y: int) -> str:
     return f"{layer}:{z}:{x}:{y}"
 
 
-def report_tile_cached(*, z: int, x: int, y: int) -> tuple[bytes, str]:
-    """The unfiltered reports layer of a tile and its ETag, from the cache when it is there."""
+# The cached report layers: all published reports, and the public map's selection.
+CACHED_REPORT_LAYERS = ("reports", "reports-map")
+
+
+def cached_report_tile_key(*, z: int, x: int, y: int, public_map: bool = False) -> str:
+    return _cache_key(CACHED_REPORT_LAYERS[1] if public_map else CACHED_REPORT_LAYERS[0], z, x, y)
+
+
+def report_tile_cached(*, z: int, x: int, y: int, public_map: bool = False) -> tuple[bytes, str]:
+    """The unfiltered reports layer of a tile (or the public map's selection) and its ETag,
+    from the cache when it is there."""
     cache = caches["tiles"]
-    key = _cache_key("reports", z, x, y)
+    key = cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
     hit = cache.get(key)
     if hit is not None:
         return hit
-    body = report_tile(z=z, x=x, y=y)
+    body = report_tile(z=z, x=x, y=y, public_map=public_map)
     entry = (body, tile_etag(body))
     cache.set(key, entry)
     return entry
@@ -194,7 +257,8 @@ def reports_tiles_invalidate(*, points: Iterable) -> list[str]:
     every zoom; returns the keys dropped."""
     keys = sorted(
         {
-            _cache_key("reports", z, x, y)
+            _cache_key(layer, z, x, y)
+            for layer in CACHED_REPORT_LAYERS
             for point in points
             if point is not None
             for z, x, y in tile_keys_for_point(point.x, point.y)

@@ -6,6 +6,7 @@ app_name = "dispatch"
 
 urlpatterns = [
     path("tickets/", views.OpenTicketsApi.as_view(), name="tickets"),
+    path("tiles/tickets/<int:z>/<int:x>/<int:y>.pbf", views.TicketTileApi.as_view(), name="tiles"),
     path("tickets/<int:pk>/reassign/", views.ReassignApi.as_view(), name="reassign"),
     path("tickets/<int:pk>/category/", views.CategoryApi.as_view(), name="category"),
     path("tickets/<int:pk>/priority/", views.PriorityApi.as_view(), name="priority"),

@@ -7,6 +7,7 @@ from api import geo_views
 urlpatterns = [
     path("map/reports.geojson", geo_views.reports_geojson, name="map-reports-geojson"),
     path("map/reports/<int:pk>.geojson", geo_views.report_feature, name="map-report-feature"),
+    path("map/districts.geojson", geo_views.districts_geojson, name="map-districts-geojson"),
     path(
         "tiles/reports/<int:z>/<int:x>/<int:y>.pbf",
         geo_views.report_tile,

@@ -113,10 +113,14 @@ _STATE_SQL = """
 """
 
 
-def open_tickets_geojson(*, now: datetime, language: str = "de") -> dict:
+def open_tickets_geojson(
+    *, now: datetime, language: str = "de", report_id: int | None = None
+) -> dict:
     """Every open report as a GeoJSON feature with its deadline state, built by PostGIS in one
-    query; plus the count per state. No reporter contact data."""
+    query; plus the count per state. No reporter contact data. With `report_id`, only that
+    report (no feature once it is closed): what the live stream sends per change."""
     name = "name_en" if language.startswith("en") else "name_de"
+    only = " AND r.id = %(report_id)s" if report_id is not None else ""
     sql = f"""
         WITH t AS (
             SELECT r.id, r.location, r.status, r.priority, r.created_at, r.description,
@@ -130,7 +134,7 @@ def open_tickets_geojson(*, now: datetime, language: str = "de") -> dict:
             LEFT JOIN districts_district d ON d.id = r.district_id
             LEFT JOIN crews_assignment a ON a.report_id = r.id AND a.active
             LEFT JOIN crews_crew cr ON cr.id = a.crew_id
-            WHERE r.status = ANY(%(open)s)
+            WHERE r.status = ANY(%(open)s){only}
         )
         SELECT json_build_object(
             'type', 'FeatureCollection',
@@ -153,13 +157,24 @@ def open_tickets_geojson(*, now: datetime, language: str = "de") -> dict:
             'generated_at', %(now)s
         )::text
         FROM t
-    """  # noqa: S608 - only the column name is formatted in, chosen from two constants
+    """  # noqa: S608 - only constants are formatted in (column name, id filter)
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            {"now": now, "soon": now + DUE_SOON_WINDOW, "open": list(Report.OPEN_STATUSES)},
+            {
+                "now": now,
+                "soon": now + DUE_SOON_WINDOW,
+                "open": list(Report.OPEN_STATUSES),
+                "report_id": report_id,
+            },
         )
         return json.loads(cursor.fetchone()[0])
+
+
+def open_ticket_feature(*, report_id: int, now: datetime, language: str = "de") -> dict | None:
+    """One open ticket as the dispatcher map's feature; None when it is not open (any more)."""
+    features = open_tickets_geojson(now=now, language=language, report_id=report_id)["features"]
+    return features[0] if features else None
 
 
 def crew_list(*, active_only: bool = True) -> QuerySet[Crew]:

@@ -4,6 +4,9 @@ Folium's defaults load Leaflet, jQuery and Bootstrap from CDNs; a page here may 
 party except the configured tile server, so every asset is replaced by one the app serves.
 """
 
+import copy
+import functools
+import json
 import re
 from dataclasses import dataclass
 
@@ -11,8 +14,8 @@ import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
-from folium.plugins import MarkerCluster
+from django.utils.translation import get_language, gettext
+from folium.plugins import MarkerCluster, VectorGridProtobuf
 
 from civicmap.middleware import nonce_blocks
 
@@ -128,27 +131,101 @@ def marker_cluster(*, name: str) -> MarkerCluster:
     return cluster
 
 
+VECTORGRID_JS = "frontend/vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
+
+
+def vector_tiles(
+    *, url: str, name: str, layer: str, colour_of: str, colours: dict, class_name: str
+) -> VectorGridProtobuf:
+    """folium's VectorGridProtobuf with the vendored Leaflet.VectorGrid (not its `@latest` CDN
+    copy). Points are circles in the colour of their `colour_of` property; a feature standing
+    for several points (a `count` above 1, the tiles' merged cells below z14) is drawn larger.
+    `url` has `{z}/{x}/{y}` in it.
+
+    The radius is at least 11 px: a 24 px target for a finger (WCAG 2.5.8), and Leaflet 1.9
+    takes the position of a tap on a circle of radius ≤ 10 from the circle's own LatLng, which
+    VectorGrid's points do not have (Leaflet.VectorGrid issue #148); larger circles use the
+    pointer's position."""
+    options = (
+        # Above the overlay pane: the district areas there must not catch the points' taps.
+        "{interactive: true, maxNativeZoom: 22, pane: 'markerPane',"
+        # The tile's feature id is the row's id; the popup reads it from the properties.
+        " getFeatureId: function (f) { f.properties.id = f.id; return f.id; },"
+        " vectorTileLayerStyles: {"
+        f" {json.dumps(layer)}: function (p) {{"
+        "  var n = p.count || 1;"
+        f"  return {{radius: n > 1 ? Math.min(18, 11 + 2 * Math.log(n) / Math.LN2) : 11,"
+        "   weight: 2, color: '#ffffff', fill: true, fillOpacity: 0.9,"
+        f"   fillColor: ({json.dumps(colours)})[p[{json.dumps(colour_of)}]] || '#111827',"
+        f"   className: {json.dumps(class_name)}}};"
+        " }}}"
+    )
+    grid = VectorGridProtobuf(url, name=name, options=options)
+    grid.default_js = [("vectorGrid", static(VECTORGRID_JS))]
+    return grid
+
+
+def tile_url_template(url_of_tile_0_0_0: str) -> str:
+    """`/…/0/0/0.pbf?q` (a reversed URL) as the `{z}/{x}/{y}` template Leaflet fills in."""
+    return url_of_tile_0_0_0.replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf", 1)
+
+
 @dataclass(frozen=True)
 class PublicMap:
     parts: MapParts
     config: dict
 
 
-def public_map(*, districts_geojson: str | None, data_url: str) -> PublicMap:
-    """The public map: the district layer (toggleable) and an empty cluster layer that the
-    page's script fills from `data_url` (GeoJSON). The HTML stays the same size however many
-    reports there are; a vector-tile source can later replace `data_url` above a threshold."""
+def public_map(*, data_url: str, districts_url: str, tiles_url: str | None = None) -> PublicMap:
+    """The public map: an empty district layer (the page's script fills it from
+    `districts_url`), the reports and an empty events layer. The reports are an empty cluster
+    layer filled from `data_url` (GeoJSON), or, when `tiles_url` is given (many reports),
+    vector tiles from it. The HTML stays the same size however many reports there are.
+
+    The folium part depends only on the language, the layer kind and the URLs, so it is built
+    once per process and combination (folium's render costs more than the rest of the page)."""
+    key = (
+        get_language() or settings.LANGUAGE_CODE,
+        data_url,
+        districts_url,
+        tiles_url,
+        settings.MAP_TILE_URL,
+        settings.MAP_TILE_ATTRIBUTION,
+        tuple(settings.MAP_CENTER),
+        static(VECTORGRID_JS),
+    )
+    built = _public_map_built(key)
+    return PublicMap(parts=built.parts, config=copy.deepcopy(built.config))
+
+
+@functools.lru_cache(maxsize=32)
+def _public_map_built(key: tuple) -> PublicMap:
+    _language, data_url, districts_url, tiles_url = key[:4]
     fmap = base_map(height="100%")
-    if districts_geojson:
-        districts_layer(districts_geojson, name=gettext("City districts")).add_to(fmap)
-    cluster = marker_cluster(name=gettext("Reports")).add_to(fmap)
+    # Filled by the page's script from the districts API (cached by the browser).
+    districts = folium.FeatureGroup(name=gettext("City districts"), show=True).add_to(fmap)
+    if tiles_url:
+        reports = vector_tiles(
+            url=tiles_url,
+            name=gettext("Reports"),
+            layer="reports",
+            colour_of="status",
+            colours=STATUS_COLOURS,
+            class_name="report-tile-point",
+        ).add_to(fmap)
+    else:
+        reports = marker_cluster(name=gettext("Reports")).add_to(fmap)
     # Filled by the page's script from the events API (search box and date filter).
     events = folium.FeatureGroup(name=gettext("Events"), show=True).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     config = {
         "map": fmap.get_name(),
-        "cluster": cluster.get_name(),
+        "reportsMode": "tiles" if tiles_url else "geojson",
+        "cluster": None if tiles_url else reports.get_name(),
+        "tiles": reports.get_name() if tiles_url else None,
+        "districts": districts.get_name(),
         "events": events.get_name(),
+        "districtsUrl": districts_url,
         "dataUrl": data_url,
         "colours": STATUS_COLOURS,
         "text": {
@@ -160,6 +237,7 @@ def public_map(*, districts_geojson: str | None, data_url: str) -> PublicMap:
             "loading_failed": gettext(
                 "The reports could not be loaded onto the map; the list below shows them."
             ),
+            "districts_failed": gettext("The city district boundaries could not be loaded."),
         },
     }
     return PublicMap(parts=map_parts(fmap), config=config)

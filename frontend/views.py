@@ -26,9 +26,9 @@ from django.views.decorators.http import require_GET
 from rest_framework.throttling import SimpleRateThrottle
 
 from crews.services import report_dispatch, report_flag_probable_pickup
-from districts.selectors import addresses_exist, district_choices, districts_geojson
+from districts.selectors import addresses_exist, district_choices
 from events.selectors import events_nearby
-from frontend.maps import STATUS_COLOURS, public_map, report_map
+from frontend.maps import STATUS_COLOURS, public_map, report_map, tile_url_template
 from reports.models import Report
 from reports.selectors import (
     PUBLIC_MAP_CLEARED_DAYS,
@@ -73,10 +73,16 @@ def home(request: HttpRequest) -> HttpResponse:
     reports = reports_public_map(now=now).order_by("-created_at", "-id")
     page = Paginator(reports, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     fmap = public_map(
-        districts_geojson=districts_geojson(tolerance=0.0002),
         data_url=reverse("frontend:map-reports"),
+        districts_url=reverse("api:map-districts-geojson"),
+        # Many points: vector tiles (the public map's selection) instead of GeoJSON markers.
+        tiles_url=tile_url_template(reverse("api:tiles-reports", args=[0, 0, 0]) + "?map=public")
+        if page.paginator.count > settings.MAP_VECTOR_TILES_ABOVE
+        else None,
     )
     fmap.config.update(_events_config())
+    if fmap.config["reportsMode"] == "tiles":
+        fmap.config.update(_tile_popup_config())
     return render(
         request,
         "frontend/home.html",
@@ -88,6 +94,16 @@ def home(request: HttpRequest) -> HttpResponse:
             "cleared_days": PUBLIC_MAP_CLEARED_DAYS,
         },
     )
+
+
+def _tile_popup_config() -> dict:
+    """What a vector-tile point's popup needs (a tile carries only id, category code, status)."""
+    english = _english()
+    return {
+        "reportPage": reverse("frontend:report-detail", args=[0]),
+        "statusLabels": {value: str(label) for value, label in Report.Status.choices},
+        "categories": {c.code: c.name_en if english else c.name_de for c in category_list()},
+    }
 
 
 # The events layer's date filter; the same values as the `when` of the /events/ search, so the

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,11 +36,12 @@ from crews.selectors import (
     crews_serving,
     deadline_state,
     is_dispatcher,
+    open_ticket_feature,
     open_tickets_geojson,
 )
 from crews.stats import StatsFilter, stats_by_district, stats_summary, stats_weekly
 from districts.selectors import district_list, districts_geojson
-from frontend.maps import base_map, districts_layer, map_parts
+from frontend.maps import base_map, districts_layer, map_parts, tile_url_template, vector_tiles
 from reports.live import channel_name
 from reports.models import Report
 from reports.selectors import category_list
@@ -114,6 +116,19 @@ def _live_map():
 def live_map(request):
     fmap = _live_map()
     tickets = open_tickets_geojson(now=timezone.now(), language=get_language() or "de")
+    tiles = None
+    if len(tickets["features"]) > settings.MAP_VECTOR_TILES_ABOVE:
+        # Many tickets: the map draws them from staff-only vector tiles (the lists beside the
+        # map still come from the tickets' GeoJSON).
+        tiles = vector_tiles(
+            url=tile_url_template(reverse("api:dispatch:tiles", args=[0, 0, 0])),
+            name=_("Open tickets"),
+            layer="tickets",
+            colour_of="state",
+            colours=STATE_COLOURS,
+            class_name="ticket-tile-point",
+        ).add_to(fmap)
+        folium.LayerControl(collapsed=False).add_to(fmap)
     return render(
         request,
         "frontend/dispatch/live.html",
@@ -126,6 +141,7 @@ def live_map(request):
                 "ticketsUrl": reverse("api:dispatch:tickets"),
                 "streamUrl": reverse("frontend:dispatch:stream"),
                 "ticketUrl": reverse("frontend:dispatch:ticket", args=[0]),
+                "tiles": tiles.get_name() if tiles else None,
                 "pollSeconds": POLL_SECONDS,
                 "colours": STATE_COLOURS,
                 "labels": _state_labels(),
@@ -134,6 +150,24 @@ def live_map(request):
             colours=STATE_COLOURS,
         ),
     )
+
+
+async def _with_feature(text: str, language: str) -> str:
+    """The change with the ticket's map feature (`null` once it is no longer open), so the map
+    can apply it instead of downloading every open ticket again (bench B4: ~0.5 KB per change
+    instead of the whole layer)."""
+    try:
+        change = json.loads(text)
+        report_id = int(change["id"])
+    except (ValueError, KeyError, TypeError):
+        return text
+    try:
+        change["feature"] = await sync_to_async(open_ticket_feature)(
+            report_id=report_id, now=timezone.now(), language=language
+        )
+    except DatabaseError as exc:  # without "feature" the map reloads the layer instead
+        logger.warning("live update for report %s sent without its feature: %s", report_id, exc)
+    return json.dumps(change, separators=(",", ":"), ensure_ascii=False)
 
 
 async def live_stream(request):
@@ -153,6 +187,8 @@ async def live_stream(request):
         await client.aclose()
         return HttpResponse(status=503)
 
+    language = get_language() or "de"
+
     async def events():
         try:
             yield "retry: 2000\n: connected\n\n"
@@ -164,7 +200,8 @@ async def live_stream(request):
                     yield ": keep-alive\n\n"
                     continue
                 data = message["data"]
-                yield f"data: {data.decode() if isinstance(data, bytes) else data}\n\n"
+                text = data.decode() if isinstance(data, bytes) else data
+                yield f"data: {await _with_feature(text, language)}\n\n"
         finally:
             await pubsub.aclose()
             await client.aclose()

@@ -1,7 +1,96 @@
-/* Public map: fills folium's (empty) marker-cluster layer from the GeoJSON endpoint. */
+/* Public map, districts layer: folium's (empty) group filled from the districts API (the
+ * boundaries are not in the page's HTML; the browser caches them). */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("public-map-config").textContent);
+  var map = window[config.map];
+  var group = window[config.districts];
+  var status = document.getElementById("map-status");
+  if (!map || !group || !config.districtsUrl) { return; }
+  fetch(config.districtsUrl, { headers: { Accept: "application/geo+json, application/json" } })
+    .then(function (response) {
+      if (!response.ok) { throw new Error(response.status); }
+      return response.json();
+    })
+    .then(function (data) {
+      var layer = L.geoJSON(data, {
+        style: function () { return { color: "#334155", weight: 1.5, fillOpacity: 0.04, className: "district-outline" }; },
+        onEachFeature: function (feature, item) { item.bindTooltip(feature.properties.name, { sticky: true }); }
+      });
+      group.addLayer(layer);
+      // Under the reports: the outlines are context, the points are what one taps.
+      layer.eachLayer(function (item) { if (item.bringToBack) { item.bringToBack(); } });
+      document.documentElement.setAttribute("data-map-districts", String(data.features.length));
+    })
+    .catch(function () {
+      if (status) { status.textContent = config.text.districts_failed; }
+      document.documentElement.setAttribute("data-map-districts", "error");
+    });
+})();
+
+/* Public map, reports as vector tiles (many reports): folium's VectorGrid layer draws them;
+ * a tap on a point opens its popup (a link to the report's page), a tap on a merged point
+ * (several reports close together at a low zoom) zooms in. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("public-map-config").textContent);
+  if (config.reportsMode !== "tiles") { return; }
+  var map = window[config.map];
+  var tiles = window[config.tiles];
+  if (!map || !tiles) { return; }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (m, key) { return key in values ? values[key] : m; });
+  }
+
+  function popup(p) {
+    var box = document.createElement("div");
+    box.className = "map-popup";
+    var title = document.createElement("p");
+    title.className = "map-popup-title";
+    // Merged cells (low zooms) carry no category; their id is one of the cell's reports.
+    title.textContent = "#" + p.id + (p.category ? " " + (config.categories[p.category] || p.category) : "");
+    box.appendChild(title);
+    var facts = document.createElement("dl");
+    var dt = document.createElement("dt"); dt.textContent = config.text.status;
+    var dd = document.createElement("dd"); dd.textContent = config.statusLabels[p.status] || p.status;
+    facts.appendChild(dt); facts.appendChild(dd);
+    box.appendChild(facts);
+    var link = document.createElement("a");
+    link.href = config.reportPage.replace("/0/", "/" + p.id + "/");
+    link.textContent = fill(config.text.details, { id: p.id });
+    box.appendChild(link);
+    return box;
+  }
+
+  tiles.on("click", function (event) {
+    var p = event.layer && event.layer.properties;
+    if (!p) { return; }
+    if ((p.count || 1) > 1) {
+      map.setView(event.latlng, Math.min(map.getZoom() + 2, 16));
+      return;
+    }
+    L.popup({ maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 16) })
+      .setLatLng(event.latlng).setContent(popup(p)).openOn(map);
+  });
+  var loaded = 0;
+  tiles.on("tileload", function () {
+    loaded += 1;
+    document.documentElement.setAttribute("data-map-tiles", String(loaded));
+  });
+  tiles.on("tileerror", function () {
+    var status = document.getElementById("map-status");
+    if (status) { status.textContent = config.text.loading_failed; }
+  });
+  document.documentElement.setAttribute("data-map-reports", "tiles");
+})();
+
+/* Public map, reports as GeoJSON (up to the threshold): folium's (empty) marker-cluster layer
+ * filled from the GeoJSON endpoint. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("public-map-config").textContent);
+  if (config.reportsMode === "tiles") { return; }
   var map = window[config.map];
   var cluster = window[config.cluster];
   var status = document.getElementById("map-status");

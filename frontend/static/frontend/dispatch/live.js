@@ -8,6 +8,10 @@
   var config = JSON.parse(document.getElementById("dispatch-config").textContent);
   var map = window[root.dataset.map];
   var layer = L.layerGroup().addTo(map);
+  // Many tickets: the map draws them from staff-only vector tiles (config.tiles, a VectorGrid
+  // layer), redrawn whenever the data changes; the lists and counts still come from the data.
+  var tiles = config.tiles ? window[config.tiles] : null;
+  var byId = {};
   var status = document.getElementById("live-status");
   var STATES = ["unassigned", "late", "due_soon", "on_time"];
   var DAY_MS = 24 * 3600 * 1000;
@@ -42,30 +46,46 @@
       { weekday: "short", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   }
 
+  function ticketPopup(p) {
+    var popup = el("div", { "class": "ticket-popup" });
+    popup.appendChild(el("strong", {}, "#" + p.id + " " + p.category_name));
+    popup.appendChild(el("div", {}, config.labels[p.state] + (p.due_at ? " · " + formatDue(p.due_at) : "")));
+    popup.appendChild(el("div", {}, (p.district_name || "") + (p.crew_name ? " · " + p.crew_name : "")));
+    popup.appendChild(el("a", { href: ticketLink(p.id) }, "→ #" + p.id));
+    return popup;
+  }
+
+  if (tiles) {
+    tiles.on("click", function (event) {
+      var t = event.layer && event.layer.properties;
+      if (!t) return;
+      var p = byId[t.id] || { id: t.id, state: t.state, category_name: "" };
+      L.popup().setLatLng(event.latlng).setContent(ticketPopup(p)).openOn(map);
+    });
+    tiles.on("tileload", function () { root.dataset.tilesLoaded = String(Number(root.dataset.tilesLoaded || 0) + 1); });
+  }
+
   function render() {
     var now = Date.now() + clockOffset;
     var counts = { unassigned: 0, late: 0, due_soon: 0, on_time: 0 };
     var lists = { unassigned: [], late: [], due_soon: [] };
     layer.clearLayers();
+    byId = {};
     data.features.forEach(function (f) {
       var p = f.properties;
       var state = stateOf(p, now);
       p.state = state;
       counts[state] += 1;
       if (lists[state]) lists[state].push(f);
+      byId[p.id] = p;
+      if (tiles) return;
       var c = f.geometry.coordinates;
       var marker = L.circleMarker([c[1], c[0]], {
         radius: p.priority > 0 ? 10 : 8, color: "#111827", weight: 1,
         fillColor: config.colours[state], fillOpacity: 0.9,
         className: "ticket ticket-" + p.id + " state-" + state
       });
-      var popup = el("div", { "class": "ticket-popup" });
-      popup.appendChild(el("strong", {}, "#" + p.id + " " + p.category_name));
-      popup.appendChild(el("div", {}, config.labels[state] + (p.due_at ? " · " + formatDue(p.due_at) : "")));
-      popup.appendChild(el("div", {}, (p.district_name || "") + (p.crew_name ? " · " + p.crew_name : "")));
-      var open = el("a", { href: ticketLink(p.id) }, "→ #" + p.id);
-      popup.appendChild(open);
-      marker.bindPopup(popup);
+      marker.bindPopup(ticketPopup(p));
       marker.bindTooltip("#" + p.id + " " + p.category_name + " – " + config.labels[state]);
       marker.addTo(layer);
     });
@@ -106,7 +126,7 @@
       });
     });
     clearTimeout(recolourTimer);
-    recolourTimer = setTimeout(render, next + 20);
+    recolourTimer = setTimeout(function () { render(); if (tiles) tiles.redraw(); }, next + 20);
   }
 
   function refresh() {
@@ -118,6 +138,7 @@
         data = json;
         if (json.generated_at) clockOffset = Date.parse(json.generated_at) - Date.now();
         render();
+        if (tiles) tiles.redraw();
         root.dataset.refreshedAt = String(Date.now());
       })
       .catch(function () { /* the next push or poll tries again */ })
@@ -130,6 +151,36 @@
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, 100);  // several changes in a burst: one request
+  }
+
+  // A pushed change carries the ticket's map feature (null once it is no longer open): apply
+  // it instead of downloading every open ticket again (bench B4). A message without one (or
+  // one that cannot be read) falls back to a refresh.
+  var renderTimer = null;
+  function applyChange(event) {
+    var change;
+    try { change = JSON.parse(event.data); } catch (e) { scheduleRefresh(); return; }
+    if (!change || change.type !== "report" || !("feature" in change)) { scheduleRefresh(); return; }
+    data.features = data.features.filter(function (f) { return f.properties.id !== change.id; });
+    if (change.feature) {
+      // In the server's order (crews.selectors.open_tickets_geojson): due first, no deadline
+      // first of all, then by id.
+      var key = function (f) {
+        return [f.properties.due_at ? Date.parse(f.properties.due_at) : -Infinity, f.properties.id];
+      };
+      var k = key(change.feature);
+      var at = data.features.findIndex(function (f) {
+        var o = key(f);
+        return o[0] > k[0] || (o[0] === k[0] && o[1] > k[1]);
+      });
+      data.features.splice(at < 0 ? data.features.length : at, 0, change.feature);
+    }
+    clearTimeout(renderTimer);
+    renderTimer = setTimeout(function () {  // a burst of changes: one redraw
+      render();
+      if (tiles) tiles.redraw();
+      root.dataset.refreshedAt = String(Date.now());
+    }, 100);
   }
 
   function setMode(mode, text) {
@@ -159,7 +210,7 @@
       setMode("push", "● live");
       refresh();  // catch up on what changed while the connection was down
     };
-    source.onmessage = scheduleRefresh;
+    source.onmessage = applyChange;
     source.onerror = function () {
       startPolling();
       if (source.readyState === EventSource.CLOSED) {
