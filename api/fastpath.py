@@ -20,12 +20,16 @@ import re
 from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode
 
+import redis.asyncio as aioredis
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisSerializer
 from psycopg_pool import AsyncConnectionPool
 
 from api import geo_views, tiles
 
 PAGE_PATH = "/api/v1/map/reports.geojson"
+TILE_PATH = re.compile(r"^/api/v1/tiles/reports/(\d+)/(\d+)/(\d+)\.pbf$")
 FEATURE_PATH = re.compile(r"^/api/v1/map/reports/(\d+)\.geojson$")
 PAGE_FILTERS = {"bbox", "status", "category", "limit", "before"}
 
@@ -54,6 +58,7 @@ class MapReads:
         self.pool: AsyncConnectionPool | None = None
         self._opening = asyncio.Lock()
         self.headers = _security_headers()
+        self.tile_cache = _tile_cache()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -64,6 +69,12 @@ class MapReads:
                     return await self._reports(scope, send, query)
             elif match := FEATURE_PATH.match(path):
                 return await self._feature(scope, send, int(match.group(1)))
+            elif (match := TILE_PATH.match(path)) and self.tile_cache is not None:
+                query = scope["query_string"]
+                if query in (b"", b"map=public") and await self._cached_tile(
+                    scope, send, *map(int, match.groups()), public_map=bool(query)
+                ):
+                    return None
         return await self.fallback(scope, receive, send)
 
     async def _pool(self) -> AsyncConnectionPool:
@@ -153,6 +164,35 @@ class MapReads:
                     head, separator = b"", b","
             await send({"type": "http.response.body", "body": head + b"]}"})
 
+    async def _cached_tile(self, scope, send, z: int, x: int, y: int, *, public_map: bool) -> bool:
+        """A reports tile from the tile cache (what `api.tiles.report_tile_cached` put there),
+        answered as the Django view would; False on a miss: Django then builds and caches it."""
+        if not tiles.tile_valid(z, x, y):
+            return False
+        key = tiles.cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
+        raw = await self.tile_cache.get(caches["tiles"].make_and_validate_key(key))
+        if raw is None:
+            return False
+        body, etag = RedisSerializer().loads(raw)
+        headers = [
+            *self.headers,
+            (b"etag", etag.encode()),
+            (b"cache-control", f"public, max-age={geo_views.TILE_MAX_AGE}".encode()),
+            (b"access-control-allow-origin", b"*"),
+        ]
+        if etag in _if_none_match(scope):
+            status, body = 304, b""
+        else:
+            status = 200 if body else 204
+            headers.append((b"content-type", tiles.MVT_CONTENT_TYPE.encode()))
+            if body:
+                headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+        return True
+
     async def _feature(self, scope, send, pk: int):
         sql, params = geo_views.report_feature_sql(pk)
         row = await self._fetch(sql, params, all_rows=False)
@@ -208,6 +248,15 @@ def _if_none_match(scope) -> set[str]:
             header = value.decode("latin-1")
             return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
     return set()
+
+
+def _tile_cache():
+    """An asyncio client on the Redis that holds Django's `tiles` cache, or None when that
+    cache is not Redis (then tiles go to Django)."""
+    cache = settings.CACHES.get("tiles", {})
+    if cache.get("BACKEND") != "django.core.cache.backends.redis.RedisCache":
+        return None
+    return aioredis.Redis.from_url(cache["LOCATION"])
 
 
 def _security_headers() -> list[tuple[bytes, bytes]]:

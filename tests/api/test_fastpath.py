@@ -209,3 +209,53 @@ def test_everything_else_goes_to_django(committed_reports):
         418,
         [f"/api/v1/map/reports/{committed_reports[2].pk}.geojson"],
     )
+
+
+@pytest.fixture
+def redis_tile_cache(settings):
+    from django.core.cache import caches
+
+    from tests.conftest import TEST_BROKER_URL
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "tiles": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_BROKER_URL,
+            "KEY_PREFIX": "test-fastpath-tiles",
+            "TIMEOUT": 600,
+        },
+    }
+    caches["tiles"].clear()
+    yield
+    caches["tiles"].clear()
+
+
+@pytest.mark.django_db
+def test_cached_tiles_are_answered_from_redis_exactly_as_django_does(redis_tile_cache):
+    from api.tiles import tile_for_point
+
+    bulky = Category.objects.get(code="bulky_waste")
+    Report.objects.create(location=Point(13.7373, 51.0504, srid=4326), category=bulky)
+    z, x, y = tile_for_point(13.7373, 51.0504, 15)
+    path = f"/api/v1/tiles/reports/{z}/{x}/{y}.pbf"
+    empty = f"/api/v1/tiles/reports/{z}/{x + 5}/{y}.pbf"
+    for tile, query in [(path, ""), (path, "map=public"), (empty, "")]:
+        # Not cached yet: passed on to Django (which builds and caches it, below).
+        assert _call(tile, query)[3].paths == [tile]
+        django_status, django_headers, django_body = _django(tile, query)
+        status, headers, body, fallback = _call(tile, query)
+        assert fallback.paths == []
+        assert (status, body) == (django_status, django_body)
+        assert status == (204 if tile == empty else 200)
+        for name in ["Content-Type", "ETag", "Cache-Control", "Access-Control-Allow-Origin"]:
+            assert headers.get(name.lower()) == django_headers.get(name), name
+        status, _, body, _ = _call(tile, query, headers={"If-None-Match": headers["etag"]})
+        assert (status, body) == (304, b"")
+    # Filtered tiles are not cached: always Django.
+    assert _call(path, "status=new")[3].paths == [path]
+    # A changed report drops its cached tiles: the next request is Django's again.
+    report = Report.objects.get()
+    report.status = Report.Status.ASSIGNED
+    report.save()
+    assert _call(path)[3].paths == [path]
