@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 
 BENCH_DATABASE_URL = "postgis://civicmap:civicmap@127.0.0.1:5432/civicmap_bench"
-WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4"]
+WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4", "MEM"]
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
@@ -22,6 +22,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--photos", type=int, help="12 MP photos to generate (50)")
     parser.add_argument("--only", help="comma-separated workloads, e.g. B1,B2")
     parser.add_argument("--seconds", type=int, help="seconds per wrk run (B9; 10)")
+    parser.add_argument("--soak", type=int, help="seconds of steady load for MEM (600)")
     return parser.parse_args(argv)
 
 
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": scale,
         "photos": args.photos or (6 if args.quick else 50),
         "seconds": args.seconds or (4 if args.quick else 10),
+        "soak": args.soak or (60 if args.quick else 600),
         "database_url": url,
     }
     run = core.Run(

@@ -162,3 +162,79 @@ def uvicorn_app(port: int, workers: int = 2, env: dict | None = None) -> Server:
         port,
         env,
     )
+
+
+class CeleryWorker(Server):
+    """`celery -A civicmap worker` on the photos queue (as in docs/scaling.md): ready when its
+    log says so; `pool_pids` are its pool processes."""
+
+    def __init__(
+        self, concurrency: int, broker_url: str, queue: str = "photos", env: dict | None = None
+    ):
+        super().__init__(
+            f"celery-{queue}-{concurrency}",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "civicmap",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency",
+                str(concurrency),
+                "--prefetch-multiplier",
+                "1",
+                "--pool",
+                "prefork",
+                "-n",
+                f"bench-{queue}-{concurrency}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "info",
+            ],
+            0,
+            {"CELERY_BROKER_URL": broker_url, **(env or {})},
+        )
+
+    def __enter__(self) -> "CeleryWorker":
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while b" ready." not in Path(self.log.name).read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"{self.name} did not start: see {self.log.name}")
+            time.sleep(0.2)
+        return self
+
+    def pool_pids(self) -> list[int]:
+        return descendants(self.proc.pid) if self.proc else []
+
+    def rss_kb(self) -> dict:
+        """Peak (VmHWM) and current (VmRSS) memory: the pool processes' sum, and the parent."""
+        pool = self.pool_pids()
+        parent = self.proc.pid if self.proc else 0
+        return {
+            "pool_peak": sum(vm_hwm_kb(p) for p in pool),
+            "pool_now": sum(vm_rss_kb(p) for p in pool),
+            "parent_peak": vm_hwm_kb(parent),
+            "parent_now": vm_rss_kb(parent),
+        }
+
+
+def vm_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

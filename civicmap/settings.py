@@ -57,6 +57,9 @@ PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 20 * 1024 * 1024))
 PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", 50_000_000))
 PHOTO_PUBLIC_MAX_PX = int(os.environ.get("PHOTO_PUBLIC_MAX_PX", 1600))
 PHOTO_THUMB_MAX_PX = int(os.environ.get("PHOTO_THUMB_MAX_PX", 320))
+# Threads of OpenCV's face/plate detection per photo worker process: 1, so that photo workers
+# scale by processes (`--concurrency` = cores); more only for a single-process worker.
+PHOTO_DETECTION_THREADS = int(os.environ.get("PHOTO_DETECTION_THREADS", 1))
 SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and _bool("HTTPS", False))
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # iCalendar feeds of public events (http(s) URLs or .ics paths), refreshed hourly by Celery beat.
