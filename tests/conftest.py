@@ -17,6 +17,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Tests run tasks in-process unless a test starts a real worker; they never share the broker
 # database of a running `make run`.
 TEST_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+# Under pytest-xdist (-n 2) each test process needs a broker database of its own, or one test's
+# real worker would take the other's tasks: gw1 uses the next database number, and so on.
+_xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+if _xdist.isdigit() and int(_xdist) and TEST_BROKER_URL.rsplit("/", 1)[-1].isdigit():
+    _base, _number = TEST_BROKER_URL.rsplit("/", 1)
+    TEST_BROKER_URL = f"{_base}/{(int(_number) + int(_xdist)) % 16}"
 # Celery lets the CELERY_BROKER_URL variable win over app.conf, so set both.
 os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 celery_app.conf.task_always_eager = True
