@@ -27,8 +27,13 @@ class Server:
             prefix=f"bench-{name}-", suffix=".log", delete=False
         )
 
+    START_SECONDS = 60
+
+    def ready(self) -> bool:
+        return _port_open(self.port)
+
     def __enter__(self) -> "Server":
-        if _port_open(self.port):
+        if self.port and _port_open(self.port):
             raise RuntimeError(f"port {self.port} is already in use")
         self.proc = subprocess.Popen(
             self.argv,
@@ -38,9 +43,10 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while not _port_open(self.port):
+        deadline = time.monotonic() + self.START_SECONDS
+        while not self.ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
                 raise RuntimeError(f"{self.name} did not start: see {self.log.name}")
             time.sleep(0.2)
         time.sleep(0.5)
@@ -198,22 +204,10 @@ class CeleryWorker(Server):
             {"CELERY_BROKER_URL": broker_url, **(env or {})},
         )
 
-    def __enter__(self) -> "CeleryWorker":
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 90
-        while b" ready." not in Path(self.log.name).read_bytes():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"{self.name} did not start: see {self.log.name}")
-            time.sleep(0.2)
-        return self
+    START_SECONDS = 90
+
+    def ready(self) -> bool:
+        return b" ready." in Path(self.log.name).read_bytes()
 
     def pool_pids(self) -> list[int]:
         return descendants(self.proc.pid) if self.proc else []

@@ -21,7 +21,6 @@ features); the full layer is what the map needs without the stream."""
 
 import contextlib
 import json
-import re
 import socket
 import statistics
 import threading
@@ -244,13 +243,6 @@ def run(run: core.Run, config: dict) -> None:
     finally:
         _restore()
     ours = medians["feature"] + medians["publish"]
-    js = (servers.ROOT / "frontend/static/frontend/dispatch/live.js").read_text(encoding="utf-8")
-    if not re.search(r"\.feature\b", js):
-        run.notes.append(
-            "B4: the stream carries each changed ticket's feature, but"
-            " frontend/static/frontend/dispatch/live.js still reloads the whole layer on every"
-            " event (debounced 100 ms): the saving reaches the browser once it applies `feature`"
-        )
     core.ratio_row(
         run,
         "B4 live updates",
