@@ -19,7 +19,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import tiles
+from api import geo_views, tiles
 from crews import dispatch
 from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
 from crews.models import Crew
@@ -410,14 +410,4 @@ class TicketTileApi(DispatchApi):
         if not tiles.tile_valid(z, x, y):
             return Response({"detail": "no such tile"}, status=400)
         body = tiles.ticket_tile(z=z, x=x, y=y, now=timezone.now())
-        etag = tiles.tile_etag(body)
-        header = request.headers.get("If-None-Match", "")
-        if etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}:
-            response = HttpResponse(status=304)
-        elif not body:
-            response = HttpResponse(status=204, content_type=tiles.MVT_CONTENT_TYPE)
-        else:
-            response = HttpResponse(body, content_type=tiles.MVT_CONTENT_TYPE)
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, no-cache"
-        return response
+        return geo_views.tile_response(request, body, private=True)

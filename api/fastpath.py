@@ -100,17 +100,10 @@ class MapReads:
             return await (cursor.fetchall() if all_rows else cursor.fetchone())
 
     async def _reports(self, scope, send, query: list[tuple[str, str]]):
-        args = dict(query)
         try:
-            filters = {
-                "bbox": geo_views._bbox(args.get("bbox")),
-                "status": geo_views._csv(args.get("status")),
-                "category": geo_views._csv(args.get("category")),
-            }
-            limit = geo_views._positive_int(args.get("limit"), "limit", 1000)
-            before = geo_views._positive_int(args.get("before"), "before", 2**62)
+            filters, limit, before = geo_views.report_query(dict(query))
         except geo_views.BadParameter as error:
-            return await self._json(send, 400, error)
+            return await self._json(scope, send, 400, error)
         if limit is None:
             return await self._layer(scope, send, query, filters)
         sql, params = geo_views.report_page_sql(filters=filters, limit=limit, before=before)
@@ -123,9 +116,9 @@ class MapReads:
         await self._geojson(scope, send, body, extra)
 
     async def _layer(self, scope, send, query: list[tuple[str, str]], filters: dict):
-        """The whole (filtered) layer, streamed as PostGIS writes it: a server-side cursor
-        fetched in chunks, each chunk sent on at once, so memory stays bounded whatever the
-        number of reports."""
+        """The whole (filtered) layer, streamed as PostGIS writes it: fetched in chunks (from a
+        server-side cursor when it is large), each chunk sent on at once, so memory stays
+        bounded whatever the number of reports."""
         pool = await self._pool()
         async with pool.connection() as connection:
             cursor = await connection.execute(*geo_views.layer_version_sql(**filters))
@@ -140,8 +133,7 @@ class MapReads:
                 modified = formatdate(newest.timestamp(), usegmt=True)
                 headers.append((b"last-modified", modified.encode()))
             if etag in _if_none_match(scope):
-                await send({"type": "http.response.start", "status": 304, "headers": headers})
-                return await send({"type": "http.response.body", "body": b""})
+                return await _respond(scope, send, 304, headers)
             headers.append((b"content-type", geo_views.GEOJSON_CONTENT_TYPE.encode()))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             if scope["method"] == "HEAD":
@@ -181,23 +173,17 @@ class MapReads:
             (b"access-control-allow-origin", b"*"),
         ]
         if etag in _if_none_match(scope):
-            status, body = 304, b""
+            await _respond(scope, send, 304, headers)
         else:
-            status = 200 if body else 204
             headers.append((b"content-type", tiles.MVT_CONTENT_TYPE.encode()))
-            if body:
-                headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+            await _respond(scope, send, 200 if body else 204, headers, body)
         return True
 
     async def _feature(self, scope, send, pk: int):
         sql, params = geo_views.report_feature_sql(pk)
         row = await self._fetch(sql, params, all_rows=False)
         if row is None:
-            return await self._json(send, 404, "not found")
+            return await self._json(scope, send, 404, "not found")
         await self._geojson(scope, send, row[0].encode(), [])
 
     async def _geojson(self, scope, send, body: bytes, extra: list):
@@ -209,26 +195,13 @@ class MapReads:
             *extra,
         ]
         if etag in _if_none_match(scope):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            return await send({"type": "http.response.body", "body": b""})
-        headers += [
-            (b"content-type", geo_views.GEOJSON_CONTENT_TYPE.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+            return await _respond(scope, send, 304, headers)
+        headers.append((b"content-type", geo_views.GEOJSON_CONTENT_TYPE.encode()))
+        await _respond(scope, send, 200, headers, body)
 
-    async def _json(self, send, status: int, message) -> None:
-        body = geo_views.error_body(str(message))
-        headers = [
-            *self.headers,
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _json(self, scope, send, status: int, message) -> None:
+        headers = [*self.headers, (b"content-type", b"application/json")]
+        await _respond(scope, send, status, headers, geo_views.error_body(str(message)))
 
 
 def _grouped(query: list[tuple[str, str]], **replace: str) -> list[tuple[str, str]]:
@@ -242,11 +215,18 @@ def _grouped(query: list[tuple[str, str]], **replace: str) -> list[tuple[str, st
     return [(key, value) for key, values in grouped.items() for value in values]
 
 
+async def _respond(scope, send, status: int, headers: list, body: bytes = b"") -> None:
+    """One whole response; a HEAD request gets the headers (and the length) only."""
+    if body:
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
 def _if_none_match(scope) -> set[str]:
     for name, value in scope["headers"]:
         if name == b"if-none-match":
-            header = value.decode("latin-1")
-            return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+            return tiles.etags_of(value.decode("latin-1"))
     return set()
 
 

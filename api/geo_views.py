@@ -11,7 +11,6 @@ newest `updated_at`), so a client revalidating an unchanged layer gets a 304 wit
 being built; tiles carry an ETag of their bytes.
 """
 
-import hashlib
 import json
 from collections.abc import Iterator
 
@@ -185,6 +184,19 @@ def _positive_int(value: str | None, name: str, maximum: int) -> int | None:
     return number
 
 
+def report_query(query) -> tuple[dict, int | None, int | None]:
+    """The layer's filters, `limit` and `before` from its query parameters (a mapping of
+    name to last value). Raises BadParameter."""
+    filters = {
+        "bbox": _bbox(query.get("bbox")),
+        "status": _csv(query.get("status")),
+        "category": _csv(query.get("category")),
+    }
+    limit = _positive_int(query.get("limit"), "limit", 1000)
+    before = _positive_int(query.get("before"), "before", 2**62)
+    return filters, limit, before
+
+
 def report_page_sql(*, filters: dict, limit: int, before: int | None) -> tuple[str, list]:
     """One keyset page (newest first): `limit` features with an id below `before`."""
     where, params = report_map_where(**filters)
@@ -214,8 +226,7 @@ def layer_version_sql(**filters) -> tuple[str, list]:
 
 
 def layer_etag(query: str, count: int, newest) -> str:
-    key = f"{query}|{count}|{newest.isoformat() if newest else ''}"
-    return '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+    return tiles.tile_etag(f"{query}|{count}|{newest.isoformat() if newest else ''}".encode())
 
 
 def error_body(message: str) -> bytes:
@@ -253,13 +264,7 @@ def reports_geojson(request: HttpRequest) -> HttpResponse:
     keyset pages with `limit=50` (at most 1000) and `before=<id>` (the `Link` header names the
     next page)."""
     try:
-        filters = {
-            "bbox": _bbox(request.GET.get("bbox")),
-            "status": _csv(request.GET.get("status")),
-            "category": _csv(request.GET.get("category")),
-        }
-        limit = _positive_int(request.GET.get("limit"), "limit", 1000)
-        before = _positive_int(request.GET.get("before"), "before", 2**62)
+        filters, limit, before = report_query(request.GET)
     except BadParameter as error:
         return _bad(str(error))
     if limit is not None:
@@ -304,11 +309,15 @@ def report_feature(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _if_none_match(request: HttpRequest) -> set[str]:
-    header = request.headers.get("If-None-Match", "")
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    return tiles.etags_of(request.headers.get("If-None-Match", ""))
 
 
-def _tile_response(request: HttpRequest, body: bytes, etag: str | None = None) -> HttpResponse:
+def tile_response(
+    request: HttpRequest, body: bytes, etag: str | None = None, *, private: bool = False
+) -> HttpResponse:
+    """A vector tile (204 when empty, 304 when the client has it). Public tiles may be cached
+    by anyone for TILE_MAX_AGE and read from any origin; `private` ones (staff data) only by
+    the user's own browser, revalidated each time."""
     etag = etag or tiles.tile_etag(body)
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
@@ -317,8 +326,11 @@ def _tile_response(request: HttpRequest, body: bytes, etag: str | None = None) -
     else:
         response = HttpResponse(body, content_type=tiles.MVT_CONTENT_TYPE)
     response["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=TILE_MAX_AGE)
-    response["Access-Control-Allow-Origin"] = "*"
+    if private:
+        response["Cache-Control"] = "private, no-cache"
+    else:
+        patch_cache_control(response, public=True, max_age=TILE_MAX_AGE)
+        response["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -338,9 +350,9 @@ def report_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
         return _bad("map=public cannot be combined with status or category")
     if not status and not category:
         cached = tiles.report_tile_cached(z=z, x=x, y=y, public_map=view == "public")
-        return _tile_response(request, *cached)
+        return tile_response(request, *cached)
     body = tiles.report_tile(z=z, x=x, y=y, status=status, category=category)
-    return _tile_response(request, body)
+    return tile_response(request, body)
 
 
 @require_GET
@@ -348,7 +360,7 @@ def event_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     """Current and coming events with a place as a Mapbox vector tile (layer `events`)."""
     if not tiles.tile_valid(z, x, y):
         return _bad("no such tile")
-    return _tile_response(request, tiles.event_tile(z=z, x=x, y=y))
+    return tile_response(request, tiles.event_tile(z=z, x=x, y=y))
 
 
 # District boundaries change a few times a decade; simplified by ~15 m, which a city map
@@ -367,8 +379,9 @@ def districts_geojson(request: HttpRequest) -> HttpResponse:
     with connections[tiles.read_alias()].cursor() as cursor:
         cursor.execute(_DISTRICTS_VERSION)
         count, newest = cursor.fetchone()
-    key = f"{count}|{newest.isoformat() if newest else ''}|{DISTRICTS_TOLERANCE}"
-    etag = '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+    etag = tiles.tile_etag(
+        f"{count}|{newest.isoformat() if newest else ''}|{DISTRICTS_TOLERANCE}".encode()
+    )
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
     else:

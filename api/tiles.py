@@ -226,6 +226,11 @@ def tile_etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
+def etags_of(if_none_match: str) -> set[str]:
+    """The entity tags an If-None-Match header names (weak ones compared as strong)."""
+    return {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
+
+
 def _cache_key(layer: str, z: int, x: int, y: int) -> str:
     return f"{layer}:{z}:{x}:{y}"
 
