@@ -38,6 +38,23 @@ def django_db_setup(django_db_setup, django_db_blocker):
         categories_crews_users_load()
 
 
+@pytest.fixture
+def local_tiles_cache(settings):
+    """The tile cache (and the default cache) in this process's memory, empty: tile tests see
+    exactly what their own requests cached, never another run's Redis entries."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "tiles": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "test-tiles",
+        },
+    }
+    caches["tiles"].clear()
+    caches["default"].clear()
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.STORAGES = {

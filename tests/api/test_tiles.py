@@ -13,23 +13,9 @@ from api.tiles import MVT_CONTENT_TYPE, tile_for_point, tile_keys_for_point
 from events.models import Event, Feed
 from reports.models import Category, Report
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_tiles_cache")]
 
 NEUSTADT = (13.7535, 51.0655)
-
-
-@pytest.fixture(autouse=True)
-def _tiles_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "tiles": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "test-tiles",
-        },
-    }
-    from django.core.cache import caches
-
-    caches["tiles"].clear()
 
 
 def _report(lon, lat, status=Report.Status.NEW, code="bulky_waste"):

@@ -15,25 +15,10 @@ from api.tiles import tile_for_point
 from districts.models import District
 from reports.models import Category, Report
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_tiles_cache")]
 
 NEUSTADT = (13.7535, 51.0655)
 PAGE_LIMIT = 50 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _tiles_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "tiles": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "test-map-tiles",
-        },
-    }
-    from django.core.cache import caches
-
-    caches["tiles"].clear()
-    caches["default"].clear()
 
 
 def _report(lon=NEUSTADT[0], lat=NEUSTADT[1], status=Report.Status.NEW, closed_days_ago=None):
