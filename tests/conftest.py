@@ -39,6 +39,37 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def dispatcher(db):
+    """A member of the dispatchers' group."""
+    from django.contrib.auth.models import Group
+
+    from crews.models import DISPATCHER_GROUP
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="disp", email="disp@stadt.example")
+    user.groups.add(Group.objects.get(name=DISPATCHER_GROUP))
+    return user
+
+
+@pytest.fixture
+def ticket(db):
+    """A resident's report with full contact data, routed and handed to its crew."""
+    from crews.services import report_dispatch
+    from reports.services import report_create
+
+    report, _ = report_create(
+        category="litter",
+        location=NEUSTADT_POINT,
+        description="Müll am Zaun, Anruf bei Herrn Meier",
+        email="anwohner@example.org",
+        reporter_name="Erika Muster",
+        reporter_phone="0351 1234567",
+    )
+    report_dispatch(report=report)
+    return report
+
+
+@pytest.fixture
 def local_tiles_cache(settings):
     """The tile cache (and the default cache) in this process's memory, empty: tile tests see
     exactly what their own requests cached, never another run's Redis entries."""

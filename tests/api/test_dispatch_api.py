@@ -3,11 +3,11 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from crews.models import DISPATCHER_GROUP, Assignment
+from crews.models import Assignment
 from crews.services import report_dispatch
 from reports.models import Report
 from reports.services import report_create
@@ -29,27 +29,6 @@ PAGES = [
     "/dispatch/hotspots/",
     "/dispatch/live/",
 ]
-
-
-@pytest.fixture
-def dispatcher():
-    user = UserFactory(username="disp", email="disp@stadt.example")
-    user.groups.add(Group.objects.get(name=DISPATCHER_GROUP))
-    return user
-
-
-@pytest.fixture
-def ticket():
-    report, _ = report_create(
-        category="litter",
-        location=NEUSTADT_POINT,
-        description="Müll am Zaun, Anruf bei Herrn Meier",
-        email="anwohner@example.org",
-        reporter_name="Erika Muster",
-        reporter_phone="0351 1234567",
-    )
-    report_dispatch(report=report)
-    return report
 
 
 def _api(user=None) -> APIClient:

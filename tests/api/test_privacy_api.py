@@ -6,29 +6,19 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
 from rest_framework.test import APIClient
 
-from crews.models import DISPATCHER_GROUP
 from crews.services import report_dispatch
 from reports.geo import public_point
 from reports.models import Report, ReportFlag
 from reports.services import photo_moderate, report_create, report_moderate
 from tests.conftest import jpeg_bytes, upload
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PIN = Point(13.74123, 51.05301, srid=4326)  # Altstadt
 COARSE = public_point(point=PIN, grid_m=100)
-
-
-@pytest.fixture
-def dispatcher():
-    user = UserFactory(username="disp-privacy")
-    user.groups.add(Group.objects.get(name=DISPATCHER_GROUP))
-    return user
 
 
 def _client(user=None) -> APIClient:

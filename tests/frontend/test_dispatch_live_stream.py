@@ -6,40 +6,13 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.contrib.auth.models import Group
 from django.test import AsyncClient
 
 from crews import dispatch
-from crews.models import DISPATCHER_GROUP
-from crews.services import report_dispatch
 from reports.live import report_changed
 from reports.models import Report
-from reports.services import report_create
-from tests.conftest import NEUSTADT_POINT
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dispatcher():
-    user = UserFactory(username="disp", email="disp@stadt.example")
-    user.groups.add(Group.objects.get(name=DISPATCHER_GROUP))
-    return user
-
-
-@pytest.fixture
-def ticket():
-    report, _ = report_create(
-        category="litter",
-        location=NEUSTADT_POINT,
-        description="Müll am Zaun, Anruf bei Herrn Meier",
-        email="anwohner@example.org",
-        reporter_name="Erika Muster",
-        reporter_phone="0351 1234567",
-    )
-    report_dispatch(report=report)
-    return report
 
 
 def _events(user, changes) -> list[dict]:

@@ -208,18 +208,6 @@ def test_public_map_tile_parameter_is_checked(client):
 # --- the dispatcher's live map -------------------------------------------------------------------
 
 
-@pytest.fixture
-def dispatcher():
-    from django.contrib.auth.models import Group
-
-    from crews.models import DISPATCHER_GROUP
-    from tests.factories import UserFactory
-
-    user = UserFactory(username="disp-tiles", email="disp-tiles@stadt.example")
-    user.groups.add(Group.objects.get(name=DISPATCHER_GROUP))
-    return user
-
-
 def _live_config(response) -> dict:
     html = response.content.decode()
     match = re.search(r'<script id="dispatch-config" [^>]*>(.*?)</script>', html)
