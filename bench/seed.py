@@ -51,7 +51,7 @@ def _meta_set(key: str, value: str) -> None:
 
 def base_data() -> None:
     """The real Dresden districts, categories, crews and users (as the demo loads them)."""
-    from civicmap.demo import categories_crews_users_load, districts_load
+    from demo.loaders import categories_crews_users_load, districts_load
     from districts.models import District
 
     if not District.objects.exists():

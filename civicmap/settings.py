@@ -11,6 +11,18 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
 def _bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
@@ -19,82 +31,114 @@ def _list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-# --- environment -----------------------------------------------------------------------------
+def _optional(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+# --- environment: every variable read here, typed, with a production-safe default --------------
+# Nothing below this block reads the environment. Names with a leading underscore are read here
+# but applied further down only under a condition (HTTPS, S3); they are no Django settings.
 DEBUG = _bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+SECRET_KEY = _str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 ALLOWED_HOSTS = _list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgis://civicmap:civicmap@127.0.0.1:5432/civicmap")
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL = _str("DATABASE_URL", "postgis://civicmap:civicmap@127.0.0.1:5432/civicmap")
+CELERY_BROKER_URL = _str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_ROOT = Path(_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 SERVE_MEDIA = _bool("SERVE_MEDIA", True)
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Berlin")
-LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "de")
+STATIC_ROOT = Path(_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+TIME_ZONE = _str("TIME_ZONE", "Europe/Berlin")
+LANGUAGE_CODE = _str("LANGUAGE_CODE", "de")
 # Public holidays for working-day deadlines: country and subdivision for `holidays`.
-HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "DE")
-HOLIDAY_SUBDIVISION = os.environ.get("HOLIDAY_SUBDIVISION", "SN")
-MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-MAP_TILE_ATTRIBUTION = os.environ.get(
+HOLIDAY_COUNTRY = _str("HOLIDAY_COUNTRY", "DE")
+HOLIDAY_SUBDIVISION = _str("HOLIDAY_SUBDIVISION", "SN")
+MAP_TILE_URL = _str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = _str(
     "MAP_TILE_ATTRIBUTION",
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>-Mitwirkende',
 )
 MAP_CENTER = [float(v) for v in _list("MAP_CENTER", "51.0504,13.7373")]
 # Above this many points, the public and dispatcher maps draw vector tiles instead of markers.
-MAP_VECTOR_TILES_ABOVE = int(os.environ.get("MAP_VECTOR_TILES_ABOVE", "5000"))
-DATA_ATTRIBUTION = os.environ.get(
+MAP_VECTOR_TILES_ABOVE = _int("MAP_VECTOR_TILES_ABOVE", 5000)
+DATA_ATTRIBUTION = _str(
     "DATA_ATTRIBUTION",
     "Geodaten: Landeshauptstadt Dresden, opendata.dresden.de, Datenlizenz Deutschland – "
     "Namensnennung – Version 2.0 (https://www.govdata.de/dl-de/by-2-0). Daten umgewandelt "
     "(WKT → GeoJSON) bzw. abgeleitet (Stadtbezirke/Ortschaften/Stadtgrenze aus Stadtteilen "
     "und Wahlbezirken zusammengefasst).",
 )
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "civicmap <noreply@civicmap.local>")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
-PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 20 * 1024 * 1024))
-PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", 50_000_000))
-PHOTO_PUBLIC_MAX_PX = int(os.environ.get("PHOTO_PUBLIC_MAX_PX", 1600))
-PHOTO_THUMB_MAX_PX = int(os.environ.get("PHOTO_THUMB_MAX_PX", 320))
+EMAIL_BACKEND = _str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = _str("DEFAULT_FROM_EMAIL", "civicmap <noreply@civicmap.local>")
+SITE_URL = _str("SITE_URL", "http://127.0.0.1:8000")
+PHOTO_MAX_BYTES = _int("PHOTO_MAX_BYTES", 20 * 1024 * 1024)
+PHOTO_MAX_PIXELS = _int("PHOTO_MAX_PIXELS", 50_000_000)
+PHOTO_PUBLIC_MAX_PX = _int("PHOTO_PUBLIC_MAX_PX", 1600)
+PHOTO_THUMB_MAX_PX = _int("PHOTO_THUMB_MAX_PX", 320)
 # Threads of OpenCV's face/plate detection per photo worker process: 1, so that photo workers
 # scale by processes (`--concurrency` = cores); more only for a single-process worker.
-PHOTO_DETECTION_THREADS = int(os.environ.get("PHOTO_DETECTION_THREADS", 1))
-SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and _bool("HTTPS", False))
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+PHOTO_DETECTION_THREADS = _int("PHOTO_DETECTION_THREADS", 1)
+LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 # iCalendar feeds of public events (http(s) URLs or .ics paths), refreshed hourly by Celery beat.
 EVENT_FEEDS = _list("EVENT_FEEDS", "")
 # Open311 GeoReport v2: the one jurisdiction served (checked when a client sends one), what the
 # discovery document tells clients, and how many POSTs a client may make per API key and per IP.
-OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "dresden.de")
-OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "civicmap operators, " + SITE_URL)
-OPEN311_KEY_SERVICE = os.environ.get(
+OPEN311_JURISDICTION_ID = _str("OPEN311_JURISDICTION_ID", "dresden.de")
+OPEN311_CONTACT = _str("OPEN311_CONTACT", "civicmap operators, " + SITE_URL)
+OPEN311_KEY_SERVICE = _str(
     "OPEN311_KEY_SERVICE", "API keys are issued by the operators of this installation."
 )
-OPEN311_POST_RATE_PER_KEY = os.environ.get("OPEN311_POST_RATE_PER_KEY", "300/hour")
-OPEN311_POST_RATE_PER_IP = os.environ.get("OPEN311_POST_RATE_PER_IP", "600/hour")
+OPEN311_POST_RATE_PER_KEY = _str("OPEN311_POST_RATE_PER_KEY", "300/hour")
+OPEN311_POST_RATE_PER_IP = _str("OPEN311_POST_RATE_PER_IP", "600/hour")
 # Live dispatcher map: Redis for pub/sub (default: the broker) and the channel (default: named
 # after the database, so two installations on one Redis do not see each other's updates).
-LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL", CELERY_BROKER_URL)
-LIVE_CHANNEL = os.environ.get("LIVE_CHANNEL", "")
+LIVE_REDIS_URL = _str("LIVE_REDIS_URL", CELERY_BROKER_URL)
+LIVE_CHANNEL = _str("LIVE_CHANNEL", "")
 # Escalation: tell dispatchers about a report without a crew after this many minutes.
-UNASSIGNED_NOTIFY_MINUTES = int(os.environ.get("UNASSIGNED_NOTIFY_MINUTES", 60))
+UNASSIGNED_NOTIFY_MINUTES = _int("UNASSIGNED_NOTIFY_MINUTES", 60)
 # Hotspot clustering needs metres: a metric projection covering the city (UTM 33N for Saxony).
-HOTSPOT_SRID = int(os.environ.get("HOTSPOT_SRID", 25833))
+HOTSPOT_SRID = _int("HOTSPOT_SRID", 25833)
 # Privacy and abuse limits (issue 9). Contact data and photo originals are erased this many days
 # after a report is closed; the rest of the report stays (the public copies are redacted).
-RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", 90))
+RETENTION_DAYS = _int("RETENTION_DAYS", 90)
 # A resident's photo taken farther than this from the pin, or longer ago than this before the
 # submission, flags the report for the dispatcher (it is still accepted).
-PHOTO_PLAUSIBLE_METERS = float(os.environ.get("PHOTO_PLAUSIBLE_METERS", 150))
-PHOTO_PLAUSIBLE_DAYS = float(os.environ.get("PHOTO_PLAUSIBLE_DAYS", 7))
+PHOTO_PLAUSIBLE_METERS = _float("PHOTO_PLAUSIBLE_METERS", 150)
+PHOTO_PLAUSIBLE_DAYS = _float("PHOTO_PLAUSIBLE_DAYS", 7)
 # Submissions per client IP and per e-mail address, and public "inappropriate" flags per IP
 # (DRF rate syntax, "n/second|minute|hour|day"; empty: no limit). Confirmations: REPORT_SUBMIT_RATE.
-REPORT_SUBMIT_RATE_PER_IP = os.environ.get("REPORT_SUBMIT_RATE_PER_IP", "30/hour")
-REPORT_SUBMIT_RATE_PER_EMAIL = os.environ.get("REPORT_SUBMIT_RATE_PER_EMAIL", "10/hour")
-REPORT_FLAG_RATE_PER_IP = os.environ.get("REPORT_FLAG_RATE_PER_IP", "10/hour")
+REPORT_SUBMIT_RATE_PER_IP = _str("REPORT_SUBMIT_RATE_PER_IP", "30/hour")
+REPORT_SUBMIT_RATE_PER_EMAIL = _str("REPORT_SUBMIT_RATE_PER_EMAIL", "10/hour")
+REPORT_FLAG_RATE_PER_IP = _str("REPORT_FLAG_RATE_PER_IP", "10/hour")
+REPORT_SUBMIT_RATE = _str("REPORT_SUBMIT_RATE", "60/hour")  # confirmation mails per client
 # Production hardening: HTTPS=1 behind TLS turns on HSTS, secure cookies and the SSL redirect.
 HTTPS = _bool("HTTPS", False)
+SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and HTTPS)
+_SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+_SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31536000)
+_SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+_SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", True)
+# Extra image sources for the Content-Security-Policy (core.middleware).
+CSP_IMG_EXTRA = _list("CSP_IMG_EXTRA", "")
+# Database: psycopg's connection pool (DATABASE_POOL) and an optional read replica.
+DATABASE_POOL = _bool("DATABASE_POOL", True)
+DATABASE_REPLICA_URL = _str("DATABASE_REPLICA_URL", "")
+# Vector tiles are cached in Redis, shared by web and Celery processes; "" turns the cache off.
+TILE_CACHE_URL = _str("TILE_CACHE_URL", LIVE_REDIS_URL)
+# The public map's pages and popups are answered by a thin ASGI handler on an asyncio pool
+# (api/fastpath.py, civicmap/asgi.py) instead of Django's request cycle; 0 switches it off.
+MAP_FAST_PATH = _bool("MAP_FAST_PATH", True)
+MAP_FAST_PATH_POOL_SIZE = _int("MAP_FAST_PATH_POOL_SIZE", 8)
+# S3-compatible object storage for photos (docs/scaling.md); both buckets or neither.
+STORAGE_S3_BUCKET = _str("STORAGE_S3_BUCKET", "")
+STORAGE_S3_PRIVATE_BUCKET = _str("STORAGE_S3_PRIVATE_BUCKET", "")
+_S3_ENDPOINT_URL = _optional("STORAGE_S3_ENDPOINT_URL")
+_S3_REGION = _optional("STORAGE_S3_REGION")
+_S3_ACCESS_KEY_ID = _optional("STORAGE_S3_ACCESS_KEY_ID")
+_S3_SECRET_ACCESS_KEY = _optional("STORAGE_S3_SECRET_ACCESS_KEY")
+_S3_ADDRESSING_STYLE = _optional("STORAGE_S3_ADDRESSING_STYLE")
+_S3_PUBLIC_ACL = _optional("STORAGE_S3_PUBLIC_ACL")
+_S3_PUBLIC_DOMAIN = _optional("STORAGE_S3_PUBLIC_DOMAIN")
 # ---------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -119,6 +163,7 @@ INSTALLED_APPS = [
     "events",
     "api",
     "frontend",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -131,7 +176,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "civicmap.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "civicmap.urls"
@@ -159,27 +204,18 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # Under ASGI every request runs in its own thread, so a per-thread persistent connection is
 # reconnected on every request (~10 ms); psycopg's pool keeps connections across requests.
-DATABASE_POOL = _bool("DATABASE_POOL", True)
 if DATABASE_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 8, "timeout": 10}}
 # Optional read replica: map GeoJSON, vector tiles and event search read from it
-# (`civicmap.db_router.read_alias`); the router keeps writes and migrations on the primary.
-DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+# (`core.db_router.read_alias`); the router keeps writes and migrations on the primary.
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-    DATABASE_ROUTERS = ["civicmap.db_router.PrimaryReplicaRouter"]
+    DATABASE_ROUTERS = ["core.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Vector tiles are cached in Redis, shared by web and Celery processes, so a changed report drops
-# exactly its tiles everywhere (`api.tiles`); TILE_CACHE_URL="" turns the cache off.
-TILE_CACHE_URL = os.environ.get("TILE_CACHE_URL", LIVE_REDIS_URL)
-# The public map's pages and popups are answered by a thin ASGI handler on an asyncio pool
-# (api/fastpath.py, civicmap/asgi.py) instead of Django's request cycle; 0 switches it off.
-MAP_FAST_PATH = _bool("MAP_FAST_PATH", True)
-MAP_FAST_PATH_POOL_SIZE = int(os.environ.get("MAP_FAST_PATH_POOL_SIZE", "8"))
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "tiles": {
@@ -212,7 +248,7 @@ STORAGES = {
     },
     # Originals as uploaded (with EXIF); never reachable through a public URL.
     "private": {
-        "BACKEND": "civicmap.storage.PrivateFileSystemStorage",
+        "BACKEND": "core.storage.PrivateFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT / "private", "base_url": None},
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -221,8 +257,6 @@ STORAGES = {
 # STORAGE_S3_BUCKET (readable by a bucket policy, or STORAGE_S3_PUBLIC_ACL=public-read), originals
 # in STORAGE_S3_PRIVATE_BUCKET (no public read, no URL; staff views stream them). Keys: else
 # boto3's usual chain (AWS_* variables, instance role).
-STORAGE_S3_BUCKET = os.environ.get("STORAGE_S3_BUCKET", "")
-STORAGE_S3_PRIVATE_BUCKET = os.environ.get("STORAGE_S3_PRIVATE_BUCKET", "")
 if STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET:
     if not STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET in ("", STORAGE_S3_BUCKET):
         raise ImproperlyConfigured(
@@ -230,11 +264,11 @@ if STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET:
             "STORAGE_S3_PRIVATE_BUCKET (originals), two different buckets."
         )
     _s3 = {
-        "endpoint_url": os.environ.get("STORAGE_S3_ENDPOINT_URL") or None,
-        "region_name": os.environ.get("STORAGE_S3_REGION") or None,
-        "access_key": os.environ.get("STORAGE_S3_ACCESS_KEY_ID") or None,
-        "secret_key": os.environ.get("STORAGE_S3_SECRET_ACCESS_KEY") or None,
-        "addressing_style": os.environ.get("STORAGE_S3_ADDRESSING_STYLE") or None,
+        "endpoint_url": _S3_ENDPOINT_URL,
+        "region_name": _S3_REGION,
+        "access_key": _S3_ACCESS_KEY_ID,
+        "secret_key": _S3_SECRET_ACCESS_KEY,
+        "addressing_style": _S3_ADDRESSING_STYLE,
         "file_overwrite": False,  # a re-rendered copy gets a new name, as on local disk
     }
     STORAGES["default"] = {
@@ -242,13 +276,13 @@ if STORAGE_S3_BUCKET or STORAGE_S3_PRIVATE_BUCKET:
         "OPTIONS": {
             **_s3,
             "bucket_name": STORAGE_S3_BUCKET,
-            "default_acl": os.environ.get("STORAGE_S3_PUBLIC_ACL") or None,
+            "default_acl": _S3_PUBLIC_ACL,
             "querystring_auth": False,  # plain, cacheable URLs of public copies
-            "custom_domain": os.environ.get("STORAGE_S3_PUBLIC_DOMAIN") or None,
+            "custom_domain": _S3_PUBLIC_DOMAIN,
         },
     }
     STORAGES["private"] = {
-        "BACKEND": "civicmap.storage_s3.PrivateS3Storage",
+        "BACKEND": "core.storage_s3.PrivateS3Storage",
         "OPTIONS": {**_s3, "bucket_name": STORAGE_S3_PRIVATE_BUCKET},  # no ACL: bucket default
     }
     SERVE_MEDIA = False  # nothing local to serve under /media/
@@ -268,16 +302,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if HTTPS:
-    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_SSL_REDIRECT = _SECURE_SSL_REDIRECT
+    SECURE_HSTS_SECONDS = _SECURE_HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE_HSTS_INCLUDE_SUBDOMAINS
+    SECURE_HSTS_PRELOAD = _SECURE_HSTS_PRELOAD
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Content-Security-Policy (civicmap.middleware.ContentSecurityPolicyMiddleware): scripts and
+# Content-Security-Policy (core.middleware.ContentSecurityPolicyMiddleware): scripts and
 # styles only from this site (inline blocks need the per-request nonce), images from this site,
 # data: URIs and the tile server.
-CSP_IMG_EXTRA = _list("CSP_IMG_EXTRA", "")
 
 LOGIN_URL = "/accounts/login/"
 
@@ -290,7 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"report_submit": os.environ.get("REPORT_SUBMIT_RATE", "60/hour")},
+    "DEFAULT_THROTTLE_RATES": {"report_submit": REPORT_SUBMIT_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "civicmap API",

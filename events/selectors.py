@@ -14,7 +14,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import DurationField, F, Func, Q, QuerySet, Value
 from django.utils import timezone
 
-from civicmap.db_router import read_alias
+from core.db_router import read_alias
 from districts.geo import degrees_covering
 from events.models import BULKY_WASTE, CATEGORY_LABELS, Event, Feed, Venue, search_lexemes
 

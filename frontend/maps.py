@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from folium.plugins import MarkerCluster, VectorGridProtobuf
 
-from civicmap.middleware import nonce_blocks
+from core.middleware import nonce_blocks
 
 STATUS_COLOURS = {
     "new": "#b45309",
@@ -73,7 +73,7 @@ def map_parts(fmap: folium.Map) -> MapParts:
     header = figure.header.render()
     # folium forbids zooming the page (user-scalable=no); WCAG 1.4.4 needs it allowed.
     header = re.sub(r"<meta name=\"viewport\"[^>]*>", "", header, flags=re.S)
-    # Inline blocks carry the Content-Security-Policy nonce (civicmap.middleware).
+    # Inline blocks carry the Content-Security-Policy nonce (core.middleware).
     return MapParts(
         header=mark_safe(nonce_blocks(header)),  # noqa: S308 - folium output from our own data
         html=mark_safe(nonce_blocks(figure.html.render())),  # noqa: S308

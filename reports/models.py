@@ -9,7 +9,7 @@ from districts.models import District
 
 
 def _private_storage():
-    from civicmap.storage import private_storage
+    from core.storage import private_storage
 
     return private_storage
 

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from civicmap.celery import app as celery_app
-from civicmap.demo import categories_crews_users_load, districts_load
+from demo.loaders import categories_crews_users_load, districts_load
 from districts.models import District, ServiceArea
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made there are
@@ -95,7 +95,7 @@ def _media_root(settings, tmp_path):
             "OPTIONS": {"location": tmp_path / "public", "base_url": "/media/"},
         },
         "private": {
-            "BACKEND": "civicmap.storage.PrivateFileSystemStorage",
+            "BACKEND": "core.storage.PrivateFileSystemStorage",
             "OPTIONS": {"location": tmp_path / "private", "base_url": None},
         },
     }

@@ -5,7 +5,7 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from civicmap.demo import FIXTURES
+from demo.loaders import FIXTURES
 from events.models import Event
 from events.selectors import event_search
 from events.services import feed_import, venues_import

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from api.models import Open311Client
-from civicmap.demo import OPEN311_DEMO_KEY, open311_demo_key_load
+from demo.loaders import OPEN311_DEMO_KEY, open311_demo_key_load
 
 pytestmark = pytest.mark.django_db
 

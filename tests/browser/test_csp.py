@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from civicmap.demo import privacy_demo_photo
 from crews.models import DISPATCHER_GROUP
 from crews.services import report_dispatch
+from demo.loaders import privacy_demo_photo
 from events.models import Event
 from reports.services import report_create, report_moderate
 from tests.conftest import NEUSTADT_POINT, upload

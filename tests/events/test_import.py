@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from civicmap.demo import FIXTURES
+from demo.loaders import FIXTURES
 from events.models import Event, Feed, Venue
 from events.selectors import event_search
 from events.services import feed_import, feed_import_source, venues_import

@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
-from civicmap.demo import FIXTURES
+from demo.loaders import FIXTURES
 from events.models import Event, Venue
 from events.selectors import events_nearby
 from events.services import feed_import, venues_import

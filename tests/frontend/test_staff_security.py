@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from civicmap.middleware import policy
+from core.middleware import policy
 from reports.services import report_create
 from tests.conftest import NEUSTADT_POINT
 from tests.factories import UserFactory

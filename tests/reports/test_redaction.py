@@ -15,7 +15,7 @@ from django.contrib.gis.geos import Point
 from PIL import Image, ImageDraw
 from skimage import data as skdata
 
-from civicmap.demo import german_plate, privacy_demo_photo
+from demo.loaders import german_plate, privacy_demo_photo
 from reports import redaction
 from reports.models import ReportPhoto
 from reports.photos import open_upright, render_public_copies

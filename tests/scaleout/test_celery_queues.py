@@ -164,7 +164,7 @@ def workers(started_workers, dresden_committed, media, settings, broker):
             "OPTIONS": {"location": media / "public", "base_url": "/media/"},
         },
         "private": {
-            "BACKEND": "civicmap.storage.PrivateFileSystemStorage",
+            "BACKEND": "core.storage.PrivateFileSystemStorage",
             "OPTIONS": {"location": media / "private", "base_url": None},
         },
     }

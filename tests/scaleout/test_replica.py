@@ -1,5 +1,5 @@
 """Map, tile and event-search reads go to the `replica` alias when one is configured; writes stay
-on the primary (civicmap.db_router). The replica here is a second connection to the test database
+on the primary (core.db_router). The replica here is a second connection to the test database
 (TEST MIRROR), so the tests see which connection ran each query."""
 
 import copy
@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.tiles import tile_for_point
-from civicmap.db_router import read_alias
+from core.db_router import read_alias
 from districts.models import District
 from events.models import Event
 from events.selectors import event_search
@@ -43,7 +43,7 @@ def replica_alias(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def router(replica_alias, settings, transactional_db):
-    settings.DATABASE_ROUTERS = ["civicmap.db_router.PrimaryReplicaRouter"]
+    settings.DATABASE_ROUTERS = ["core.db_router.PrimaryReplicaRouter"]
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "tiles": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},

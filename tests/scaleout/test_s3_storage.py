@@ -87,7 +87,7 @@ def test_settings_switch_both_storages_to_s3(s3):
     storages = django_settings.STORAGES
     assert storages["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
     assert storages["default"]["OPTIONS"]["bucket_name"] == PUBLIC
-    assert storages["private"]["BACKEND"] == "civicmap.storage_s3.PrivateS3Storage"
+    assert storages["private"]["BACKEND"] == "core.storage_s3.PrivateS3Storage"
     assert storages["private"]["OPTIONS"]["bucket_name"] == PRIVATE
 
 

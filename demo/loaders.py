@@ -1,4 +1,4 @@
-"""The Dresden demo data set: wiring across apps, so it lives with the project, not in one app."""
+"""The Dresden demo data set: it puts every domain app together, so it lives above them."""
 
 import io
 import json

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from civicmap.demo import demo_load
+from demo.loaders import demo_load
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from civicmap.demo import OPEN311_DEMO_KEY, demo_logins
+from demo.loaders import OPEN311_DEMO_KEY, demo_logins
 
 
 class Command(BaseCommand):
