@@ -25,7 +25,7 @@ from django.core.cache import caches
 from django.db import connections
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from civicmap import db_router
+from core import db_router
 
 EXTENT = 4096
 BUFFER = 64
