@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 help:
 	@echo "make run    set up, load demo data, run web + Celery worker + beat on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test   set up (no demo data) and run the test suite (PYTEST_ARGS='-k foo' to filter)"
-	@echo "make lint   ruff check + ruff format --check"
+	@echo "make lint   ruff check + ruff format --check + lint-imports (the layers contract)"
 	@echo "make bench  run the benchmarks in bench/ (if any)"
 	@echo "make setup  only the set-up (scripts/setup.sh)"
 
@@ -27,6 +27,7 @@ lint:
 	@bash scripts/setup.sh --venv-only
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports --no-logo
 
 bench:
 	@if [ -d bench ]; then \

@@ -19,6 +19,10 @@ fi
 # Celery reads the environment variable CELERY_BROKER_URL in preference to app.conf.broker_url,
 # which would override the test broker that tests/conftest.py configures: keep it out of pytest.
 unset CELERY_BROKER_URL
+# Who may import whom (pyproject.toml [tool.importlinter], ../shared/STYLE.md): a broken layer
+# fails the run before any test starts.
+say "Checking the import layers: lint-imports"
+"$VENV/bin/lint-imports" --no-logo --no-cache || die "lint-imports: the layers contract is broken"
 say "Running the test suite: pytest $*"
 rc=0
 "$PY" -m pytest "$@" || rc=$?
