@@ -295,6 +295,7 @@ class ReportFlag(models.Model):
         BOOKED_PICKUP = "booked_pickup", _("probably a booked bulky-waste pickup")
         REOPENED = "reopened", _("reopened by the resident")
         PUBLIC_FLAG = "public_flag", _("flagged as inappropriate")
+        PHOTO_MISSING = "photo_missing", _("photo missing (only a link was sent)")
         OTHER = "other", _("other")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="flags")

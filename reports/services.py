@@ -72,6 +72,10 @@ PHOTO_OLD_REASON = _(
 )
 MODERATION_NEEDS_REASON = _("Please give a reason; it is kept with the report.")
 MODERATION_UNKNOWN_ACTION = _("Unknown moderation action '{action}'.")
+PHOTO_MISSING_REASON = _(
+    "This category needs a photo, but the client sent only a link to one ({url}). "
+    "The link is not fetched: check it by hand or ask for a photo."
+)
 PUBLIC_FLAG_REASON = _("Flagged as inappropriate by a member of the public: {note}")
 PUBLIC_FLAG_NOT_VISIBLE = _("This report is not public.")
 BLUR_NO_ORIGINAL = _(
@@ -211,8 +215,13 @@ def report_create(
     source: str = Report.Source.APP,
     idempotency_key: str | None = None,
     actor: AbstractBaseUser | None = None,
+    photo_url: str = "",
 ) -> tuple[Report, bool]:
     """Validate and store a new report with its photos. Returns (report, created).
+
+    `photo_url`: where the client keeps its photo (Open311's media_url; never fetched). A
+    category that requires a photo accepts it instead of an upload, and the report is flagged
+    "photo missing" for the dispatcher in the same transaction.
 
     A repeated `idempotency_key` returns the report the first call created and stores nothing.
     Routing to a crew is the caller's next step (`crews.services.report_dispatch`).
@@ -230,7 +239,8 @@ def report_create(
     if len(description) > MAX_DESCRIPTION:
         raise ValidationError({"description": DESCRIPTION_TOO_LONG.format(limit=MAX_DESCRIPTION)})
     infos = _validate_photos(photos)
-    if category.photo_required and not photos:
+    photo_missing = category.photo_required and not photos
+    if photo_missing and not photo_url:
         raise ValidationError({"photo": PHOTO_REQUIRED})
     if location is None:
         location = next((info.gps for info in infos if info.gps is not None), None)
@@ -273,6 +283,14 @@ def report_create(
             ]
             if source != Report.Source.STAFF:
                 photos_plausibility_check(report=report, photos=stored)
+            if photo_missing:
+                with override(settings.LANGUAGE_CODE):  # the dispatchers' language
+                    report_flag_add(
+                        report=report,
+                        kind=ReportFlag.Kind.PHOTO_MISSING,
+                        reason=PHOTO_MISSING_REASON.format(url=photo_url),
+                        data={"media_url": photo_url},
+                    )
     except IntegrityError:
         # Two retries raced: the other one stored the report first; answer with it.
         earlier = IdempotencyKey.objects.filter(

@@ -31,7 +31,7 @@ def open311_status(report: Report) -> str:
 
 
 def discovery_body(*, endpoint_url: str, changeset: datetime) -> dict:
-    stamp = timezone.localtime(changeset).strftime("%Y-%m-%d %H:%M")
+    stamp = w3c(changeset)
     return {
         "changeset": stamp,
         "contact": settings.OPEN311_CONTACT,
@@ -143,10 +143,43 @@ def _media_url(report: Report, build_absolute_uri) -> str | None:
     return (report.attributes or {}).get(MEDIA_URL_ATTRIBUTE) or None
 
 
-def request_entry(report: Report, *, build_absolute_uri) -> dict:
-    """One <request> of GET requests: public data only, never the reporter's contact."""
+def _updated(report: Report) -> datetime:
     closed = report.status not in Report.OPEN_STATUSES
-    updated = report.closed_at if closed and report.closed_at else report.updated_at
+    return report.closed_at if closed and report.closed_at else report.updated_at
+
+
+def moderation_notice(report: Report) -> str:
+    if report.moderation == Report.Moderation.PENDING:
+        return _("Received; it is published once the city has checked it.")
+    return _("Hidden by the city.")
+
+
+def request_entry(report: Report, *, build_absolute_uri) -> dict:
+    """One <request> of GET requests: public data only, never the reporter's contact.
+
+    A report waiting for approval (or hidden by staff) keeps its id answerable, but shows only
+    its status and service: no text, place or photo."""
+    if not report.is_published:
+        return {
+            "service_request_id": report.pk,
+            "status": open311_status(report),
+            "status_notes": moderation_notice(report),
+            "service_name": report.category.name,
+            "service_code": report.category.code,
+            "description": None,
+            "agency_responsible": None,
+            "service_notice": None,
+            "requested_datetime": w3c(report.created_at),
+            "updated_datetime": w3c(_updated(report)),
+            "expected_datetime": None,
+            "address": None,
+            "address_id": None,
+            "zipcode": None,
+            "lat": None,
+            "long": None,
+            "media_url": None,
+        }
+    updated = _updated(report)
     return {
         "service_request_id": report.pk,
         "status": open311_status(report),

@@ -18,6 +18,7 @@ from rest_framework.renderers import BaseRenderer
 ITEM_TAGS = {
     "services": "service",
     "service_requests": "request",
+    "service_request_updates": "request_update",
     "errors": "error",
     "attributes": "attribute",
     "values": "value",

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from api.open311 import views
+from api.open311 import requests_views, updates, views
 
 app_name = "open311"
 
@@ -16,12 +16,18 @@ urlpatterns = [
         views.ServiceDefinitionView.as_view(),
         name="service-definition",
     ),
-    re_path(r"^v2/requests" + FMT, views.RequestListView.as_view(), name="requests"),
+    re_path(r"^v2/requests" + FMT, requests_views.RequestListView.as_view(), name="requests"),
     re_path(
         r"^v2/requests/(?P<service_request_id>[^/]+?)" + FMT,
-        views.RequestDetailView.as_view(),
+        requests_views.RequestDetailView.as_view(),
         name="request-detail",
     ),
     re_path(r"^v2/tokens/(?P<token>[^/]+?)" + FMT, views.TokenView.as_view(), name="token"),
+    # The GeoReport v2 update extension FixMyStreet reads status changes with.
+    re_path(
+        r"^v2/servicerequestupdates" + FMT,
+        updates.ServiceRequestUpdatesView.as_view(),
+        name="service-request-updates",
+    ),
     re_path(r"^v2/.+$", views.UnknownPathView.as_view()),
 ]
