@@ -200,10 +200,10 @@ def event_tile(*, z: int, x: int, y: int) -> bytes:
 def ticket_tile(*, z: int, x: int, y: int, now) -> bytes:
     """Open tickets for the dispatcher's map as MVT bytes (layer `tickets`; properties id,
     priority and the deadline state at `now`: unassigned, late, due_soon, on_time)."""
-    from crews.selectors import _STATE_SQL, DUE_SOON_WINDOW  # the one definition of the states
+    from crews.selectors import DEADLINE_STATE_SQL, DUE_SOON_WINDOW
     from reports.models import Report
 
-    sql = _TICKET_POINTS.format(extent=EXTENT, buffer=BUFFER, state=_STATE_SQL)
+    sql = _TICKET_POINTS.format(extent=EXTENT, buffer=BUFFER, state=DEADLINE_STATE_SQL)
     params = {
         "z": z,
         "x": x,

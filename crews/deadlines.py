@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
+from django.db.models import Q
 
 
 @lru_cache(maxsize=64)
@@ -42,3 +43,22 @@ def compute_due_at(*, start: datetime, unit: str, amount: int) -> datetime:
     local = start.astimezone(tz)
     due_day = add_working_days(local.date(), amount)
     return datetime.combine(due_day, time(23, 59, 59), tzinfo=tz)
+
+
+# --- late: strictly after the deadline while not closed (DESIGN.md), written once --------------
+# At the deadline itself a ticket is still on time. "While not closed" is the caller's filter on
+# open reports (`Assignment.objects.late()`, the SQL callers' `status = ANY(open)`).
+
+
+def is_late(*, due_at: datetime | None, now: datetime) -> bool:
+    return due_at is not None and now > due_at
+
+
+def late_q(*, now: datetime, field: str = "due_at") -> Q:
+    """The ORM form of the rule, on the deadline column `field`."""
+    return Q(**{f"{field}__lt": now})
+
+
+def late_sql(due_at: str) -> str:
+    """The SQL form of the rule on the column expression `due_at`, with the parameter `now`."""
+    return f"%(now)s > {due_at}"

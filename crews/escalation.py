@@ -46,12 +46,8 @@ def _claim_late(now: datetime) -> list[Assignment]:
     with transaction.atomic():
         rows = list(
             Assignment.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                active=True,
-                due_at__lt=now,
-                late_notified_at__isnull=True,
-                report__status__in=Report.OPEN_STATUSES,
-            )
+            .late(now=now)
+            .filter(late_notified_at__isnull=True)
             .select_related("crew", "report__category", "report__district")
             .order_by("due_at", "pk")
         )

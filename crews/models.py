@@ -1,7 +1,10 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
 
+from crews.deadlines import late_q
 from districts.models import District
 from reports.models import Category, Report
 
@@ -51,6 +54,15 @@ class Responsibility(models.Model):
         return f"{self.crew} → {self.district} ({what})"
 
 
+class AssignmentQuerySet(models.QuerySet):
+    def open(self) -> "AssignmentQuerySet":
+        """Active assignments of reports that are not closed."""
+        return self.filter(active=True, report__status__in=Report.OPEN_STATUSES)
+
+    def late(self, *, now: datetime) -> "AssignmentQuerySet":
+        return self.open().filter(late_q(now=now))
+
+
 class Assignment(models.Model):
     """A report handed to a crew. Reassignment ends this row and starts a new one."""
 
@@ -67,6 +79,8 @@ class Assignment(models.Model):
     late_flagged_at = models.DateTimeField(null=True, blank=True)
     # Set when the crew and the dispatchers were told this assignment is late (once).
     late_notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-assigned_at", "-id"]

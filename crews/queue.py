@@ -21,6 +21,7 @@ from django.db.models import (
     When,
 )
 
+from crews.deadlines import late_q
 from crews.models import Assignment, Crew
 from districts.geo import degrees_covering
 from districts.models import Address
@@ -112,7 +113,7 @@ def crew_queue(
         .select_related("crew", "report", "report__category", "report__district")
         .annotate(
             is_late=Case(
-                When(due_at__lt=now, then=Value(True)),
+                When(late_q(now=now), then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             ),

@@ -18,7 +18,7 @@ from django.db.models import (
     When,
 )
 
-from crews.deadlines import compute_due_at
+from crews.deadlines import compute_due_at, is_late, late_sql
 from crews.models import DISPATCHER_GROUP, Assignment, Crew, PreventiveTask
 from districts.models import District
 from districts.selectors import district_for_point
@@ -74,9 +74,7 @@ def assignment_history(*, report: Report) -> QuerySet[Assignment]:
 
 
 def assignments_overdue(*, now: datetime) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(
-        active=True, due_at__lt=now, report__status__in=Report.OPEN_STATUSES
-    )
+    return Assignment.objects.late(now=now)
 
 
 # --- deadline states for dispatchers ----------------------------------------------------------
@@ -96,18 +94,19 @@ def deadline_state(*, due_at: datetime | None, assigned: bool, now: datetime) ->
         return UNASSIGNED
     if due_at is None:
         return ON_TIME
-    if now > due_at:
+    if is_late(due_at=due_at, now=now):
         return LATE
     if due_at - now <= DUE_SOON_WINDOW:
         return DUE_SOON
     return ON_TIME
 
 
-# The same rule in SQL (parameters: now, now, now + window).
-_STATE_SQL = """
+# The same rule in SQL over `r` (reports_report) LEFT JOIN `a` (the active crews_assignment);
+# parameters: `now` and `soon` (now + DUE_SOON_WINDOW).
+DEADLINE_STATE_SQL = f"""
     CASE WHEN a.id IS NULL THEN 'unassigned'
          WHEN coalesce(a.due_at, r.due_at) IS NULL THEN 'on_time'
-         WHEN %(now)s > coalesce(a.due_at, r.due_at) THEN 'late'
+         WHEN {late_sql("coalesce(a.due_at, r.due_at)")} THEN 'late'
          WHEN coalesce(a.due_at, r.due_at) <= %(soon)s THEN 'due_soon'
          ELSE 'on_time' END
 """
@@ -128,7 +127,7 @@ def open_tickets_geojson(
                    c.code AS category, c.{name} AS category_name,
                    d.code AS district, d.name AS district_name,
                    cr.code AS crew, cr.name AS crew_name,
-                   {_STATE_SQL} AS state
+                   {DEADLINE_STATE_SQL} AS state
             FROM reports_report r
             JOIN reports_category c ON c.id = r.category_id
             LEFT JOIN districts_district d ON d.id = r.district_id

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection
 
+from crews.deadlines import late_sql
 from reports.models import Report
 
 
@@ -64,12 +65,12 @@ _FROM = """
     LEFT JOIN districts_district d ON d.id = r.district_id
 """
 
-_AGGREGATES = """
+_AGGREGATES = f"""
     count(*) AS received,
     count(*) FILTER (WHERE r.status = 'cleared') AS cleared,
     count(*) FILTER (WHERE r.status = 'cleared' AND r.closed_at <= r.due_at) AS cleared_on_time,
     count(*) FILTER (WHERE (r.status = 'cleared' AND r.closed_at > r.due_at)
-                        OR (r.status = ANY(%(open)s) AND %(now)s > r.due_at)) AS late,
+                        OR (r.status = ANY(%(open)s) AND {late_sql("r.due_at")})) AS late,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.closed_at - r.created_at))
         FILTER (WHERE r.status = 'cleared') / 3600.0 AS median_hours,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM r.closed_at - r.created_at))
@@ -95,7 +96,7 @@ def stats_summary(*, f: StatsFilter, now: datetime) -> dict:
     sql = f"""
         SELECT {_AGGREGATES},
             (SELECT count(*) {_FROM} WHERE {where_now}
-                AND r.status = ANY(%(open)s) AND %(now)s > r.due_at) AS currently_late
+                AND r.status = ANY(%(open)s) AND {late_sql("r.due_at")}) AS currently_late
         {_FROM} WHERE {where}
     """  # noqa: S608 - clauses are constants, values are parameters
     with connection.cursor() as cursor:
