@@ -171,3 +171,5 @@ class RouteSerializer(serializers.Serializer):
     crew = serializers.DictField(allow_null=True)
     due_at = serializers.DateTimeField()
     unassigned = serializers.BooleanField()
+    # The nearest address within about 50 m, else the street, else the district.
+    place = serializers.CharField(allow_blank=True)

@@ -32,7 +32,7 @@ from api.serializers import (
 from crews.models import Assignment
 from crews.selectors import route_compute
 from crews.services import report_dispatch, report_flag_probable_pickup
-from districts.selectors import district_list
+from districts.selectors import district_list, place_for_point
 from reports.selectors import category_list, report_list
 from reports.services import (
     category_by_code,
@@ -183,6 +183,7 @@ class RoutePreviewApi(APIView):
                     "crew": {"code": crew.code, "name": crew.name} if crew else None,
                     "due_at": route.due_at,
                     "unassigned": crew is None,
+                    "place": place_for_point(point=point, district=district).name,
                 }
             ).data
         )

@@ -6,6 +6,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.models import (
     Case,
+    CharField,
     Count,
     F,
     FloatField,
@@ -126,6 +127,7 @@ def open_tickets_geojson(
                    r.confirmations_count, coalesce(a.due_at, r.due_at) AS due_at,
                    c.code AS category, c.{name} AS category_name,
                    d.code AS district, d.name AS district_name,
+                   coalesce(nullif(r.address, ''), r.place_name) AS place,
                    cr.code AS crew, cr.name AS crew_name,
                    {DEADLINE_STATE_SQL} AS state
             FROM reports_report r
@@ -144,6 +146,7 @@ def open_tickets_geojson(
                     'id', t.id, 'state', t.state, 'status', t.status, 'priority', t.priority,
                     'category', t.category, 'category_name', t.category_name,
                     'district', t.district, 'district_name', t.district_name,
+                    'place', t.place,
                     'crew', t.crew, 'crew_name', t.crew_name, 'due_at', t.due_at,
                     'created_at', t.created_at, 'confirmations', t.confirmations_count,
                     'description', left(t.description, 140))
@@ -247,6 +250,7 @@ EXPORT_COLUMNS = [
     "status",
     "district",
     "district_name",
+    "place",
     "lat",
     "lon",
     "created_at",
@@ -300,6 +304,13 @@ def tickets_for_export(
             lat=_Y("location"),
             lon=_X("location"),
             crew_name=Subquery(active_crew),
+            # The place name comes from the exact point: for a category shown coarsened to the
+            # public (sensitive places), the export leaves it out like the exact point.
+            place=Case(
+                When(category__public_grid_m=0, then=F("place_name")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
             on_time=Case(
                 When(status=Report.Status.CLEARED, closed_at__lte=F("due_at"), then=Value(True)),
                 When(status=Report.Status.CLEARED, then=Value(False)),
@@ -314,6 +325,7 @@ def tickets_for_export(
             "status",
             "district__code",
             "district__name",
+            "place",
             "lat",
             "lon",
             "created_at",

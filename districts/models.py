@@ -1,5 +1,6 @@
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
+from django.contrib.postgres.indexes import GinIndex
 from django.db.models.functions import Upper
 
 # How districts are cut into DistrictParts: first along a grid of 1/PART_CELLS_PER_DEGREE degree
@@ -102,6 +103,8 @@ class Address(models.Model):
         indexes = [
             # Street search compares UPPER(street) (`iexact`, `istartswith`).
             models.Index(Upper("street"), name="address_street_upper_idx"),
+            # Street search that tolerates typos ("Königsbrüker Strase"): pg_trgm's `%`.
+            GinIndex(fields=["street"], opclasses=["gin_trgm_ops"], name="address_street_trgm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 import re
+from dataclasses import dataclass
 
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
@@ -98,7 +99,80 @@ def address_search(*, query: str, limit: int = 10) -> QuerySet[Address]:
         term = Q(street__istartswith=variant)
         condition = term if condition is None else condition | term
     found = Address.objects.filter(condition).select_related("district")
+    if not found.exists():
+        # A typo ("Königsbrüker Strase"): the streets that look most like what was typed.
+        similar = streets_similar(query=street)
+        if not similar:
+            return Address.objects.none()
+        found = Address.objects.filter(street__in=similar).select_related("district")
     if number:
         found = found.filter(house_number__istartswith=number)
     # Natural house-number order: 2 before 10.
     return found.order_by("street", Length("house_number"), "house_number", "postcode")[:limit]
+
+
+# pg_trgm's default similarity threshold for `%` is 0.3; street names share "straße", so a
+# little stricter keeps "Alaunstraße" from matching every other "...straße".
+STREET_SIMILARITY = 0.35
+
+_STREETS_SIMILAR = """
+SELECT street, max(similarity(street, %(q)s)) AS s FROM districts_address
+WHERE street %% %(q)s GROUP BY street HAVING max(similarity(street, %(q)s)) >= %(min)s
+ORDER BY s DESC, street LIMIT %(limit)s
+"""
+
+
+def streets_similar(*, query: str, limit: int = 3) -> list[str]:
+    """Street names that look like `query` despite typos (trigram similarity, index `%`)."""
+    query = (query or "").strip()
+    if len(query) < 3:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_STREETS_SIMILAR, {"q": query, "min": STREET_SIMILARITY, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
+
+
+# "The nearest address within about 50 m, else the street, else the district": how far an
+# address may be to name the place, and how far its street may be to name it instead.
+PLACE_ADDRESS_METERS = 50
+PLACE_STREET_METERS = 150
+
+
+@dataclass(frozen=True)
+class Place:
+    """What to call a point: "Alaunstraße 36", "Alaunstraße" or "Neustadt"."""
+
+    name: str
+    kind: str  # "address", "street", "district" or "" (nothing known)
+    meters: float | None = None
+
+
+# KNN: `<->` orders by distance using the GiST index on location (planar degrees); the few
+# nearest are then measured on the spheroid, so the 50 m rule is in real metres.
+_NEAREST_ADDRESSES = """
+SELECT street, house_number, ST_Distance(location::geography, %(p)s::geography) AS m
+FROM districts_address ORDER BY location <-> %(p)s LIMIT 8
+"""
+
+
+def place_for_point(*, point: Point, district: District | None = None) -> Place:
+    """Name the place of `point` for people: the nearest address within PLACE_ADDRESS_METERS,
+    else the nearest address's street within PLACE_STREET_METERS, else the district."""
+    if point.srid is None:
+        point = point.clone()
+        point.srid = 4326
+    elif point.srid != 4326:
+        point = point.transform(4326, clone=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_NEAREST_ADDRESSES, {"p": connection.ops.Adapter(point)})
+        rows = sorted(cursor.fetchall(), key=lambda row: row[2])
+    if rows:
+        street, number, meters = rows[0]
+        if meters <= PLACE_ADDRESS_METERS:
+            return Place(name=f"{street} {number}", kind="address", meters=meters)
+        if meters <= PLACE_STREET_METERS:
+            return Place(name=street, kind="street", meters=meters)
+    district = district or district_for_point(point=point)
+    if district is not None:
+        return Place(name=district.name, kind="district")
+    return Place(name="", kind="")

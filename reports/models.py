@@ -118,6 +118,12 @@ class Report(models.Model):
     description = models.TextField(blank=True)
     address = models.CharField(max_length=300, blank=True)
     zipcode = models.CharField(max_length=10, blank=True)
+    # What to call the place for people ("Alaunstraße 36", else the street, else the district),
+    # computed when the report is stored (`districts.selectors.place_for_point`), so lists and
+    # exports read a column instead of looking it up per row.
+    place_name = models.CharField(max_length=200, blank=True)
+    # The language the resident reported in: every mail to them is written in it.
+    language = models.CharField(max_length=10, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     # The clearance deadline computed once at routing time (also kept on the assignment).
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -164,6 +170,20 @@ class Report(models.Model):
     @property
     def is_published(self) -> bool:
         return self.moderation == self.Moderation.PUBLISHED
+
+    @property
+    def place(self) -> str:
+        """What to call the place: the address the resident typed, else the computed name
+        (nearest address, street or district)."""
+        return self.address or self.place_name
+
+    @property
+    def public_place(self) -> str:
+        """The place for the public: none from the exact point when the category shows the
+        public only a coarse grid cell (sensitive places)."""
+        if self.category_id and self.category.public_grid_m:
+            return ""
+        return self.place
 
     @property
     def public_description(self) -> str:

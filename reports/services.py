@@ -14,7 +14,13 @@ from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
 from districts.models import PART_CELLS_PER_DEGREE
-from districts.selectors import district_for_point, point_in_service_area
+from districts.selectors import (
+    PLACE_ADDRESS_METERS,
+    PLACE_STREET_METERS,
+    district_for_point,
+    place_for_point,
+    point_in_service_area,
+)
 from reports.geo import public_point
 from reports.models import (
     Category,
@@ -194,6 +200,13 @@ def _queue_tracking_email(report_id: int) -> None:
     transaction.on_commit(lambda: report_tracking_email_task.delay(report_id, language))
 
 
+def reporter_language() -> str:
+    """The language of the request being served (the resident's), as a supported code."""
+    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    supported = {code for code, _name in settings.LANGUAGES}
+    return language if language in supported else settings.LANGUAGE_CODE
+
+
 def _queue_photo_processing(photo_id: int) -> None:
     from reports.tasks import report_photo_process_task  # tasks import services
 
@@ -249,6 +262,7 @@ def report_create(
     location.srid = location.srid or 4326
     location_check(point=location)
 
+    district = district_for_point(point=location)
     try:
         with transaction.atomic():
             report = Report(
@@ -258,7 +272,9 @@ def report_create(
                 if category.moderation == Category.Moderation.APPROVAL
                 else Report.Moderation.PUBLISHED,
                 category=category,
-                district=district_for_point(point=location),
+                district=district,
+                place_name=place_for_point(point=location, district=district).name,
+                language=reporter_language(),
                 description=description.strip(),
                 reporter_email=email.strip(),
                 reporter_name=reporter_name.strip(),
@@ -905,4 +921,37 @@ def reports_reroute(*, now: datetime | None = None) -> list[int]:
         )
         changed = sorted(row[0] for row in cursor.fetchall())
     logger.info("re-route: %d reports examined again, %d moved", len(suspects), len(changed))
+    return changed
+
+
+# Set-based: each report's nearest addresses by KNN (`<->`, index-ordered), measured in metres;
+# the same rule as `place_for_point` (address within PLACE_ADDRESS_METERS, else its street
+# within PLACE_STREET_METERS, else the district).
+_PLACE_NAMES = """
+WITH named AS (
+    SELECT r.id, coalesce((
+        SELECT CASE WHEN near.m <= %(address_m)s THEN near.street || ' ' || near.house_number
+                    WHEN near.m <= %(street_m)s THEN near.street END
+        FROM (SELECT a.street, a.house_number,
+                     ST_Distance(a.location::geography, r.location::geography) AS m
+              FROM districts_address a ORDER BY a.location <-> r.location LIMIT 8) near
+        ORDER BY near.m LIMIT 1), d.name, '') AS name
+    FROM reports_report r LEFT JOIN districts_district d ON d.id = r.district_id
+)
+UPDATE reports_report r SET place_name = named.name
+FROM named WHERE r.id = named.id AND r.place_name IS DISTINCT FROM named.name
+RETURNING r.id
+"""
+
+
+@transaction.atomic
+def reports_place_names_refresh() -> list[int]:
+    """Name every report's place again (after importing the address list); returns the ids of
+    the reports whose place name changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLACE_NAMES, {"address_m": PLACE_ADDRESS_METERS, "street_m": PLACE_STREET_METERS}
+        )
+        changed = sorted(row[0] for row in cursor.fetchall())
+    logger.info("place names: %d reports renamed", len(changed))
     return changed

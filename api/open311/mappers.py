@@ -193,7 +193,7 @@ def request_entry(report: Report, *, build_absolute_uri) -> dict:
         "requested_datetime": w3c(report.created_at),
         "updated_datetime": w3c(updated),
         "expected_datetime": w3c(report.due_at),
-        "address": report.address,
+        "address": report.public_place,
         "address_id": None,
         "zipcode": report.zipcode,
         # The public point: a grid-cell centre for sensitive categories, never the exact one.

@@ -199,9 +199,10 @@
       }
       var r = answer.body;
       var district = r.district ? r.district.name : "–";
-      route.textContent = r.unassigned
+      var place = r.place && r.place !== district ? r.place + " · " : "";
+      route.textContent = place + (r.unassigned
         ? fill(T.route_unassigned, { district: district })
-        : fill(T.route, { district: district, due: formatDue(r.due_at) });
+        : fill(T.route, { district: district, due: formatDue(r.due_at) }));
     }).catch(function () {});
     getJson(config.api.nearby + query).then(function (answer) {
       showNearby(answer.ok ? answer.body.results : []);

@@ -50,7 +50,7 @@
     var popup = el("div", { "class": "ticket-popup" });
     popup.appendChild(el("strong", {}, "#" + p.id + " " + p.category_name));
     popup.appendChild(el("div", {}, config.labels[p.state] + (p.due_at ? " · " + formatDue(p.due_at) : "")));
-    popup.appendChild(el("div", {}, (p.district_name || "") + (p.crew_name ? " · " + p.crew_name : "")));
+    popup.appendChild(el("div", {}, [p.place, p.district_name, p.crew_name].filter(Boolean).join(" · ")));
     popup.appendChild(el("a", { href: ticketLink(p.id) }, "→ #" + p.id));
     return popup;
   }
@@ -102,7 +102,7 @@
         var a = el("a", { href: ticketLink(p.id) }, "#" + p.id + " " + p.category_name);
         li.appendChild(a);
         li.appendChild(el("span", { "class": "ticket-meta" },
-          [p.district_name, p.crew_name, p.due_at ? formatDue(p.due_at) : ""].filter(Boolean).join(" · ")));
+          [p.place, p.district_name, p.crew_name, p.due_at ? formatDue(p.due_at) : ""].filter(Boolean).join(" · ")));
         ul.appendChild(li);
       });
       document.querySelectorAll('[data-count-for="' + s + '"]').forEach(function (n) {
