@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("districts", "0004_district_part_cells")]
+    dependencies = [("districts", "0005_district_parts_restorable")]
 
     operations = [
         TrigramExtension(),

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reports", "0003_open_category_location_gist")]
+    dependencies = [("reports", "0004_reportflag_add_photo_missing")]
 
     operations = [
         migrations.AddField(
