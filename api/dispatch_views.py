@@ -1,17 +1,9 @@
-"""Dispatcher API: the live map's GeoJSON, ticket actions, statistics, hotspots and exports.
+"""Dispatcher API: the live map's GeoJSON and the ticket actions (statistics, hotspots, exports
+and the ticket tiles are in dispatch_report_views.py).
 
 Only dispatchers (group `dispatchers`) and superusers get in; everyone else gets 403 (401/403
 for anonymous callers, depending on the authentication scheme)."""
 
-import csv
-import io
-import json
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-from django.conf import settings
-from django.contrib.gis.geos import Point
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -19,20 +11,14 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import geo_views, tiles
 from crews import dispatch
-from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
 from crews.models import Crew
 from crews.selectors import (
-    EXPORT_COLUMNS,
     assignment_active,
     is_dispatcher,
     open_tickets_geojson,
-    tickets_for_export,
 )
-from crews.stats import StatsFilter, stats_by_district, stats_summary, stats_weekly
 from reports.models import Report
-from reports.selectors import reports_public_points
 from reports.services import category_by_code
 
 
@@ -82,7 +68,7 @@ class ReassignInput(serializers.Serializer):
 class ReassignApi(DispatchApi):
     def post(self, request, pk: int):
         report = get_object_or_404(Report, pk=pk)
-        data = _valid(ReassignInput, request)
+        data = validated(ReassignInput, request)
         dispatch.dispatch_reassign(
             report=report, crew=data["crew"], actor=request.user, reason=data["reason"]
         )
@@ -98,7 +84,7 @@ class CategoryInput(serializers.Serializer):
 class CategoryApi(DispatchApi):
     def post(self, request, pk: int):
         report = get_object_or_404(Report, pk=pk)
-        data = _valid(CategoryInput, request)
+        data = validated(CategoryInput, request)
         dispatch.dispatch_change_category(
             report=report,
             category=category_by_code(data["category"]),
@@ -116,7 +102,7 @@ class PriorityInput(serializers.Serializer):
 class PriorityApi(DispatchApi):
     def post(self, request, pk: int):
         report = get_object_or_404(Report, pk=pk)
-        data = _valid(PriorityInput, request)
+        data = validated(PriorityInput, request)
         dispatch.dispatch_set_priority(report=report, priority=data["priority"], actor=request.user)
         return Response(_ticket(report))
 
@@ -131,7 +117,7 @@ class MergeApi(DispatchApi):
 
     def post(self, request, pk: int):
         duplicate = get_object_or_404(Report, pk=pk)
-        data = _valid(MergeInput, request)
+        data = validated(MergeInput, request)
         keep = get_object_or_404(Report, pk=data["into"])
         kept = dispatch.dispatch_merge(
             duplicate=duplicate, keep=keep, actor=request.user, note=data["note"]
@@ -147,7 +133,7 @@ class ReasonInput(serializers.Serializer):
 class ReopenApi(DispatchApi):
     def post(self, request, pk: int):
         report = get_object_or_404(Report, pk=pk)
-        data = _valid(ReasonInput, request)
+        data = validated(ReasonInput, request)
         dispatch.dispatch_reopen(
             report=report, actor=request.user, reason=data["reason"], due_at=data["due_at"]
         )
@@ -157,257 +143,38 @@ class ReopenApi(DispatchApi):
 class ReleaseApi(DispatchApi):
     def post(self, request, pk: int):
         report = get_object_or_404(Report, pk=pk)
-        data = _valid(ReasonInput, request)
+        data = validated(ReasonInput, request)
         dispatch.dispatch_release(report=report, actor=request.user, reason=data["reason"])
         return Response(_ticket(report))
 
 
-def _valid(serializer_class, request) -> dict:
+def validated(serializer_class, request) -> dict:
     payload = serializer_class(data=request.data)
     payload.is_valid(raise_exception=True)
     return payload.validated_data
 
 
-# --- statistics, hotspots, exports ------------------------------------------------------------
+class FlagClearInput(serializers.Serializer):
+    flag = serializers.IntegerField(help_text="id of the open flag to clear")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class PeriodInput(serializers.Serializer):
-    start = serializers.DateField(
-        required=False, help_text="first day (local), default: 30 days ago"
-    )
-    end = serializers.DateField(
-        required=False, help_text="last day (local, included), default: today"
-    )
-    district = serializers.CharField(required=False, allow_blank=True, default="")
-    category = serializers.CharField(required=False, allow_blank=True, default="")
-    crew = serializers.CharField(required=False, allow_blank=True, default="")
+class FlagClearApi(DispatchApi):
+    """Clear one open flag of the ticket (recorded in its history, pushed to open maps)."""
 
-    def validate(self, data: dict) -> dict:
-        today = timezone.localdate()
-        data["end"] = data.get("end") or today
-        data["start"] = data.get("start") or data["end"] - timedelta(days=29)
-        if data["start"] > data["end"]:
-            raise serializers.ValidationError({"start": "The period starts after it ends."})
-        return data
-
-
-def period_filter(params) -> StatsFilter:
-    payload = PeriodInput(data=params)
-    payload.is_valid(raise_exception=True)
-    data = payload.validated_data
-    return StatsFilter(
-        start=data["start"],
-        end=data["end"],
-        district=data["district"] or None,
-        category=data["category"] or None,
-        crew=data["crew"] or None,
-    )
-
-
-class StatsApi(DispatchApi):
-    def get(self, request):
-        f = period_filter(request.query_params)
-        now = timezone.now()
-        return Response(
-            {
-                "period": {"start": f.start, "end": f.end},
-                "filters": {"district": f.district, "category": f.category, "crew": f.crew},
-                "summary": stats_summary(f=f, now=now),
-                "districts": stats_by_district(f=f, now=now),
-                "weekly": stats_weekly(f=f, now=now),
-            }
+    def post(self, request, pk: int):
+        report = get_object_or_404(Report, pk=pk)
+        data = validated(FlagClearInput, request)
+        dispatch.dispatch_flag_clear(
+            report=report, flag_id=data["flag"], actor=request.user, note=data["note"]
         )
+        return Response(_ticket(report))
 
 
-class HotspotInput(PeriodInput):
-    radius = serializers.FloatField(default=50, min_value=5, max_value=2000)
-    min_count = serializers.IntegerField(default=3, min_value=2, max_value=1000)
+class SeenApi(DispatchApi):
+    """A dispatcher looked at a new ticket: it is no longer "new" on the live map."""
 
-
-def hotspot_query(params) -> tuple[StatsFilter, dict]:
-    payload = HotspotInput(data=params)
-    payload.is_valid(raise_exception=True)
-    data = payload.validated_data
-    f = StatsFilter(
-        start=data["start"],
-        end=data["end"],
-        district=data["district"] or None,
-        category=data["category"] or None,
-    )
-    return f, {"radius_m": data["radius"], "min_count": data["min_count"]}
-
-
-def hotspots_for(f: StatsFilter, options: dict) -> list:
-    start, end = f.bounds()
-    return hotspots_find(start=start, end=end, category=f.category, district=f.district, **options)
-
-
-class HotspotsApi(DispatchApi):
-    def get(self, request):
-        f, options = hotspot_query(request.query_params)
-        features = []
-        for spot in hotspots_for(f, options):
-            crew = hotspot_crew(center=spot.center, category=spot.category)
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": json.loads(spot.center.geojson),
-                    "properties": {
-                        "rank": spot.rank,
-                        "count": spot.count,
-                        "open_count": spot.open_count,
-                        "radius_m": spot.radius_m,
-                        "report_ids": spot.report_ids,
-                        "category": spot.category,
-                        "district": spot.district,
-                        "district_name": spot.district_name,
-                        "crew": crew.code if crew else None,
-                        "first_at": spot.first_at,
-                        "last_at": spot.last_at,
-                    },
-                }
-            )
-        return Response({"type": "FeatureCollection", "features": features})
-
-
-class PreventiveInput(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
-    radius_m = serializers.FloatField(min_value=0, max_value=5000, default=50)
-    category = serializers.CharField(required=False, allow_blank=True, default="")
-    report_count = serializers.IntegerField(min_value=0, default=0)
-    crew = serializers.SlugRelatedField(
-        slug_field="code", queryset=Crew.objects.filter(active=True), required=False
-    )
-    interval_days = serializers.IntegerField(default=7)
-    first_on = serializers.DateField(required=False, allow_null=True, default=None)
-    title = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class PreventiveTaskCreateApi(DispatchApi):
-    def post(self, request):
-        data = _valid(PreventiveInput, request)
-        task = preventive_task_create(
-            center=Point(data["lon"], data["lat"], srid=4326),
-            radius_m=data["radius_m"],
-            category=data["category"] or None,
-            report_count=data["report_count"],
-            actor=request.user,
-            crew=data.get("crew"),
-            interval_days=data["interval_days"],
-            first_on=data["first_on"],
-            title=data["title"],
-            notes=data["notes"],
-        )
-        return Response(
-            {
-                "id": task.pk,
-                "crew": task.crew.code,
-                "title": task.title,
-                "interval_days": task.interval_days,
-                "next_due_on": task.next_due_on,
-            },
-            status=201,
-        )
-
-
-class ExportInput(PeriodInput):
-    status = serializers.ChoiceField(choices=["all", "open", "closed"], default="all")
-    sep = serializers.ChoiceField(choices=["comma", "semicolon"], default="comma")
-
-
-def export_rows(params) -> tuple[list[dict], dict]:
-    payload = ExportInput(data=params)
-    payload.is_valid(raise_exception=True)
-    data = payload.validated_data
-    tz = ZoneInfo(settings.TIME_ZONE)
-    status = {
-        "all": None,
-        "open": list(Report.OPEN_STATUSES),
-        "closed": [s for s in Report.Status.values if s not in Report.OPEN_STATUSES],
-    }[data["status"]]
-    rows = tickets_for_export(
-        start=datetime.combine(data["start"], time.min, tzinfo=tz),
-        end=datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=tz),
-        status=status,
-        district=data["district"] or None,
-        category=data["category"] or None,
-        crew=data["crew"] or None,
-    )
-    # Exports may leave the city (open data): published reports only, at their public point
-    # (a grid-cell centre for sensitive categories).
-    points = reports_public_points(ids=[row["id"] for row in rows])
-    rows = [
-        {**row, "lon": points[row["id"]][0], "lat": points[row["id"]][1]}
-        for row in rows
-        if row["id"] in points
-    ]
-    return rows, data
-
-
-def _filename(data: dict, ext: str) -> str:
-    return f"civicmap-tickets-{data['start']:%Y%m%d}-{data['end']:%Y%m%d}.{ext}"
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return str(value)
-
-
-class ExportCsvApi(DispatchApi):
-    """CSV, UTF-8 with byte-order mark (so spreadsheet software detects the encoding);
-    `sep=semicolon` for German spreadsheet software, which expects `;`."""
-
-    def get(self, request):
-        rows, data = export_rows(request.query_params)
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";" if data["sep"] == "semicolon" else ",")
-        writer.writerow(EXPORT_COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row[column]) for column in EXPORT_COLUMNS])
-        response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{_filename(data, "csv")}"'
-        return response
-
-
-class ExportGeoJsonApi(DispatchApi):
-    def get(self, request):
-        rows, data = export_rows(request.query_params)
-        features = [
-            {
-                "type": "Feature",
-                "id": row["id"],
-                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
-                "properties": {
-                    k: (timezone.localtime(v).isoformat() if isinstance(v, datetime) else v)
-                    for k, v in row.items()
-                    if k not in ("lat", "lon")
-                },
-            }
-            for row in rows
-        ]
-        body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
-        response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{_filename(data, "geojson")}"'
-        return response
-
-
-class TicketTileApi(DispatchApi):
-    """Open tickets as a Mapbox vector tile (layer `tickets`: id, priority, deadline state), for
-    the live map when it has too many tickets for markers. Staff only, never cached by shared
-    caches (exact locations, states change by the minute); the ETag saves the bytes of an
-    unchanged tile. No ticket: 204."""
-
-    def get(self, request, z: int, x: int, y: int):
-        if not tiles.tile_valid(z, x, y):
-            return Response({"detail": "no such tile"}, status=400)
-        body = tiles.ticket_tile(z=z, x=x, y=y, now=timezone.now())
-        return geo_views.tile_response(request, body, private=True)
+    def post(self, request, pk: int):
+        report = get_object_or_404(Report, pk=pk)
+        dispatch.dispatch_mark_seen(report=report, actor=request.user)
+        return Response(_ticket(report))

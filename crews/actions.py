@@ -16,6 +16,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
 from crews.models import Assignment
 from crews.queue import duplicate_candidates, within_metres
@@ -188,13 +189,23 @@ def _apply(
         if reason not in REJECT_REASONS:
             raise ValidationError({"reason": REJECT_REASON_UNKNOWN})
         text = str(REJECT_REASONS[reason])
-        return report_transition(
+        current = report_transition(
             report=report,
             to=S.REJECTED,
             actor=user,
             note=f"{text}: {note}" if note else text,
             expected_version=expected_version,
         )
+        # The dispatcher decides whether "not found" or "not ours" ends it or goes elsewhere.
+        with override(settings.LANGUAGE_CODE):  # the dispatchers' language
+            answer = str(REJECT_REASONS[reason])
+        report_flag_add(
+            report=current,
+            kind=ReportFlag.Kind.CREW_ANSWER,
+            reason=f"{answer}: {note}" if note else answer,
+            data={"reason": reason},
+        )
+        return current
     candidates = duplicate_candidates(report=report, meters=DUPLICATE_MAX_METERS)
     if duplicate_of is None or not candidates.filter(pk=duplicate_of.pk).exists():
         raise ValidationError(

@@ -13,9 +13,10 @@ from crews.deadlines import compute_due_at
 from crews.models import Assignment, Crew
 from crews.selectors import crew_for
 from crews.services import assignment_create, assignment_reassign
-from reports.models import Category, Report, ReportEvent, ReportPhoto
+from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 from reports.services import (
     event_record,
+    report_flag_resolve,
     report_public_location_refresh,
     report_route_set,
     report_transition,
@@ -31,12 +32,16 @@ PRIORITY_INVALID = "Priority must be between 0 (normal) and {max}."
 MERGE_SAME = "A ticket cannot be merged into itself."
 MERGE_TARGET_CLOSED = "Ticket #{id} is closed; merge into an open ticket."
 MERGE_SOURCE_CLOSED = "Ticket #{id} is already closed and cannot be merged."
-REOPEN_NOT_CLEARED = "Only a cleared ticket can be reopened here (ticket #{id} is '{status}')."
+REOPEN_NOT_CLEARED = (
+    "Only a cleared or rejected ticket can be reopened here (ticket #{id} is '{status}')."
+)
+FLAG_NOT_OPEN = "This flag was cleared already."
 REOPEN_NEEDS_REASON = "Reopening a ticket needs a reason."
 TICKET_CLOSED = "Ticket #{id} is closed."
 RELEASE_NOT_ASSIGNED = "Ticket #{id} has no crew."
 RELEASE_NEEDS_REASON = "Taking a ticket away from its crew needs a reason."
 MAX_PRIORITY = 3
+SEEN = "seen"
 
 
 def _lock(report: Report) -> Report:
@@ -211,12 +216,13 @@ def dispatch_reopen(
     reason: str,
     due_at: datetime | None = None,
 ) -> Report:
-    """Reopen a ticket that was cleared by mistake: back to its crew (or to the unassigned pool).
+    """Reopen a ticket that was cleared by mistake, or rejected by a crew that should not have
+    (or that the dispatcher wants to hand elsewhere): back to its crew (or to the pool).
     The deadline stays as it was unless the dispatcher sets a new one."""
     if not reason.strip():
         raise ValidationError(REOPEN_NEEDS_REASON)
     current = _lock(report)
-    if current.status != S.CLEARED:
+    if current.status not in (S.CLEARED, S.REJECTED):
         raise ValidationError(REOPEN_NOT_CLEARED.format(id=current.pk, status=current.status))
     active = current.assignments.filter(active=True).first()
     current = report_transition(
@@ -254,4 +260,32 @@ def dispatch_release(*, report: Report, actor: AbstractBaseUser | None, reason: 
         note=reason.strip(),
         data={"action": "release", "from_crew": active.crew.code},
     )
+    return current
+
+
+@transaction.atomic
+def dispatch_flag_clear(
+    *, report: Report, flag_id: int, actor: AbstractBaseUser | None, note: str = ""
+) -> ReportFlag:
+    """The dispatcher dealt with a flag: it leaves the "needs attention" list, with a history
+    entry saying who cleared it and why."""
+    flag = ReportFlag.objects.filter(pk=flag_id, report=report, resolved_at__isnull=True).first()
+    if flag is None:
+        raise ValidationError(FLAG_NOT_OPEN)
+    return report_flag_resolve(flag=flag, actor=_actor(actor), note=note)
+
+
+@transaction.atomic
+def dispatch_mark_seen(*, report: Report, actor: AbstractBaseUser | None) -> Report:
+    """A dispatcher looked at a new ticket (category, place, crew): it is no longer "new" on the
+    live map. Seen twice is recorded once."""
+    current = _lock(report)
+    if not current.events.filter(data__action=SEEN).exists():
+        event_record(
+            report=current,
+            kind=ReportEvent.Kind.NOTE,
+            actor=_actor(actor),
+            public=False,
+            data={"action": SEEN},
+        )
     return current

@@ -113,12 +113,21 @@ DEADLINE_STATE_SQL = f"""
 """
 
 
+# A ticket received this recently is "new" on the live map until a dispatcher marked it seen.
+NEW_TICKET_WINDOW = timedelta(hours=24)
+
+
 def open_tickets_geojson(
     *, now: datetime, language: str = "de", report_id: int | None = None
 ) -> dict:
     """Every open report as a GeoJSON feature with its deadline state, built by PostGIS in one
     query; plus the count per state. No reporter contact data. With `report_id`, only that
-    report (no feature once it is closed): what the live stream sends per change."""
+    report (no feature once it is closed and needs no attention): what the live stream sends
+    per change.
+
+    A closed report with an open flag (a crew answered "not found") stays in, with state
+    `closed`: the dispatcher still has to decide. `flags` are the kinds of its open flags and
+    `new` says it was received within NEW_TICKET_WINDOW and no dispatcher marked it seen."""
     name = "name_en" if language.startswith("en") else "name_de"
     only = " AND r.id = %(report_id)s" if report_id is not None else ""
     sql = f"""
@@ -129,13 +138,24 @@ def open_tickets_geojson(
                    d.code AS district, d.name AS district_name,
                    coalesce(nullif(r.address, ''), r.place_name) AS place,
                    cr.code AS crew, cr.name AS crew_name,
-                   {DEADLINE_STATE_SQL} AS state
+                   r.status = ANY(%(open)s) AS is_open,
+                   CASE WHEN NOT r.status = ANY(%(open)s) THEN 'closed'
+                        ELSE {DEADLINE_STATE_SQL} END AS state,
+                   (SELECT array_agg(DISTINCT f.kind ORDER BY f.kind)
+                      FROM reports_reportflag f
+                     WHERE f.report_id = r.id AND f.resolved_at IS NULL) AS flags,
+                   (r.status = ANY(%(open)s) AND r.created_at >= %(new_since)s
+                    AND NOT EXISTS (SELECT 1 FROM reports_reportevent e
+                                     WHERE e.report_id = r.id
+                                       AND e.data @> '{{"action": "seen"}}'::jsonb)) AS is_new
             FROM reports_report r
             JOIN reports_category c ON c.id = r.category_id
             LEFT JOIN districts_district d ON d.id = r.district_id
             LEFT JOIN crews_assignment a ON a.report_id = r.id AND a.active
             LEFT JOIN crews_crew cr ON cr.id = a.crew_id
-            WHERE r.status = ANY(%(open)s){only}
+            WHERE (r.status = ANY(%(open)s)
+                   OR EXISTS (SELECT 1 FROM reports_reportflag f
+                               WHERE f.report_id = r.id AND f.resolved_at IS NULL)){only}
         )
         SELECT json_build_object(
             'type', 'FeatureCollection',
@@ -149,6 +169,8 @@ def open_tickets_geojson(
                     'place', t.place,
                     'crew', t.crew, 'crew_name', t.crew_name, 'due_at', t.due_at,
                     'created_at', t.created_at, 'confirmations', t.confirmations_count,
+                    'open', t.is_open, 'new', t.is_new,
+                    'flags', coalesce(to_json(t.flags), '[]'::json),
                     'description', left(t.description, 140))
             ) ORDER BY t.due_at NULLS FIRST, t.id), '[]'::json),
             'counts', json_build_object(
@@ -156,6 +178,7 @@ def open_tickets_geojson(
                 'late', count(*) FILTER (WHERE t.state = 'late'),
                 'due_soon', count(*) FILTER (WHERE t.state = 'due_soon'),
                 'on_time', count(*) FILTER (WHERE t.state = 'on_time')),
+            'attention', count(*) FILTER (WHERE t.is_new OR t.flags IS NOT NULL),
             'generated_at', %(now)s
         )::text
         FROM t
@@ -166,6 +189,7 @@ def open_tickets_geojson(
             {
                 "now": now,
                 "soon": now + DUE_SOON_WINDOW,
+                "new_since": now - NEW_TICKET_WINDOW,
                 "open": list(Report.OPEN_STATUSES),
                 "report_id": report_id,
             },
@@ -174,7 +198,7 @@ def open_tickets_geojson(
 
 
 def open_ticket_feature(*, report_id: int, now: datetime, language: str = "de") -> dict | None:
-    """One open ticket as the dispatcher map's feature; None when it is not open (any more)."""
+    """One ticket as the dispatcher map's feature; None when it is neither open nor flagged."""
     features = open_tickets_geojson(now=now, language=language, report_id=report_id)["features"]
     return features[0] if features else None
 

@@ -1,51 +1,34 @@
-"""Dispatcher pages: live map (with a server-sent-events stream), ticket actions, statistics,
-hotspots. Only members of the dispatchers group and superusers get in."""
+"""Dispatcher pages: the live map (with a server-sent-events stream) and what every dispatcher
+page shares. One ticket is in views_dispatch_ticket.py, statistics and hotspots in
+views_dispatch_stats.py. Only members of the dispatchers group and superusers get in."""
 
 import json
 import logging
-from datetime import date, datetime, timedelta
 from functools import wraps
 
 import folium
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.views import LoginView, redirect_to_login
-from django.contrib.gis.geos import Point
-from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseForbidden, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from crews import dispatch
-from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
-from crews.models import Crew
 from crews.selectors import (
-    assignment_active,
-    assignment_history,
-    crew_list,
     crews_geojson,
-    crews_serving,
-    deadline_state,
     is_dispatcher,
     open_ticket_feature,
     open_tickets_geojson,
 )
-from crews.stats import StatsFilter, stats_by_district, stats_summary, stats_weekly
-from districts.selectors import district_list, districts_geojson
+from districts.selectors import districts_geojson
 from frontend.maps import base_map, districts_layer, map_parts, tile_url_template, vector_tiles
 from reports.live import channel_name
-from reports.models import Report
-from reports.selectors import category_list
-from reports.services import ReportChangedMeanwhile, category_by_code
+from reports.models import ReportFlag
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +37,8 @@ STATE_COLOURS = {
     "late": "#b91c1c",
     "due_soon": "#d97706",
     "on_time": "#15803d",
+    # A rejected ticket still flagged for the dispatcher (a crew answered "not found").
+    "closed": "#4b5563",
 }
 KEEPALIVE_SECONDS = 15
 # Without the push channel the map polls. A change must show within 15 s; polling every 15 s
@@ -68,6 +53,15 @@ def _state_labels() -> dict[str, str]:
         "late": _("Late"),
         "due_soon": _("Due within 24 h"),
         "on_time": _("On time"),
+        "closed": _("Closed"),
+    }
+
+
+def _attention_labels() -> dict[str, str]:
+    """The live map's "needs attention" filter: new tickets and every kind of flag."""
+    return {
+        "new": _("New ticket"),
+        **{kind.value: str(kind.label) for kind in ReportFlag.Kind},
     }
 
 
@@ -104,10 +98,14 @@ def _live_map():
     depots = folium.FeatureGroup(name=_("Crew depots")).add_to(fmap)
     for feature in crews_geojson()["features"]:
         lon, lat = feature["geometry"]["coordinates"]
+        name = _("Depot: %(crew)s") % {"crew": feature["properties"]["name"]}
+        # Not a control: no keyboard stop, and the title names it for screen readers.
         folium.Marker(
             location=[lat, lon],
-            tooltip=_("Depot: %(crew)s") % {"crew": feature["properties"]["name"]},
+            tooltip=name,
             icon=folium.DivIcon(html='<div class="depot-icon" aria-hidden="true">⌂</div>'),
+            title=name,
+            keyboard=False,
         ).add_to(depots)
     return fmap
 
@@ -145,9 +143,16 @@ def live_map(request):
                 "pollSeconds": POLL_SECONDS,
                 "colours": STATE_COLOURS,
                 "labels": _state_labels(),
+                "attention": _attention_labels(),
+                "text": {
+                    "new": _("new"),
+                    "attentionMarker": _("needs attention"),
+                    "noneAttention": _("Nothing needs attention."),
+                },
             },
             labels=_state_labels(),
             colours=STATE_COLOURS,
+            attention_labels=_attention_labels(),
         ),
     )
 
@@ -210,362 +215,3 @@ async def live_stream(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
-
-
-# --- one ticket ----------------------------------------------------------------------------------
-
-
-def _reassign_suggestion(report: Report, current: Crew | None) -> Crew | None:
-    return next((c for c in crews_serving(report=report) if current is None or c != current), None)
-
-
-@dispatcher_required
-def ticket(request, pk: int):
-    report = get_object_or_404(
-        Report.objects.select_related("category", "district", "duplicate_of"), pk=pk
-    )
-    active = assignment_active(report=report)
-    now = timezone.now()
-    return render(
-        request,
-        "frontend/dispatch/ticket.html",
-        _context(
-            report=report,
-            active=active,
-            state=deadline_state(due_at=report.due_at, assigned=active is not None, now=now)
-            if report.is_open
-            else None,
-            labels=_state_labels(),
-            colours=STATE_COLOURS,
-            history=assignment_history(report=report),
-            events=report.events.select_related("actor").order_by("created_at", "id"),
-            photos=report.photos.all(),
-            crews=crews_serving(report=report),
-            suggested=_reassign_suggestion(report, active.crew if active else None),
-            categories=category_list(),
-            priorities=range(dispatch.MAX_PRIORITY + 1),
-        ),
-    )
-
-
-def _ticket_action(action):
-    @wraps(action)
-    @require_POST
-    @dispatcher_required
-    def wrapper(request, pk: int):
-        report = get_object_or_404(Report, pk=pk)
-        try:
-            message = action(request, report)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        except ReportChangedMeanwhile as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, message)
-        target = request.POST.get("next") or reverse("frontend:dispatch:ticket", args=[report.pk])
-        if not target.startswith("/") or target.startswith("//"):
-            target = reverse("frontend:dispatch:ticket", args=[report.pk])
-        return redirect(target)
-
-    return wrapper
-
-
-def _due_at(request) -> datetime | None:
-    raw = request.POST.get("due_at", "").strip()
-    if not raw:
-        return None
-    value = parse_datetime(raw)
-    if value is None:
-        raise ValidationError(_("The deadline is not a valid date and time."))
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
-
-
-@_ticket_action
-def ticket_reassign(request, report: Report) -> str:
-    crew = Crew.objects.filter(code=request.POST.get("crew", ""), active=True).first()
-    if crew is None:
-        raise ValidationError(_("Choose a crew."))
-    dispatch.dispatch_reassign(
-        report=report, crew=crew, actor=request.user, reason=request.POST.get("reason", "")
-    )
-    return _("Ticket #%(id)s reassigned to %(crew)s.") % {"id": report.pk, "crew": crew.name}
-
-
-@_ticket_action
-def ticket_category(request, report: Report) -> str:
-    category = category_by_code(request.POST.get("category", ""))
-    dispatch.dispatch_change_category(
-        report=report,
-        category=category,
-        actor=request.user,
-        due_at=_due_at(request),
-        reason=request.POST.get("reason", ""),
-    )
-    return _("Category changed to %(name)s; the ticket was routed again.") % {"name": category.name}
-
-
-@_ticket_action
-def ticket_priority(request, report: Report) -> str:
-    try:
-        priority = int(request.POST.get("priority", ""))
-    except ValueError as exc:
-        raise ValidationError(_("Choose a priority.")) from exc
-    dispatch.dispatch_set_priority(report=report, priority=priority, actor=request.user)
-    return _("Priority set to %(p)s.") % {"p": priority}
-
-
-@_ticket_action
-def ticket_merge(request, report: Report) -> str:
-    try:
-        keep = Report.objects.get(pk=int(request.POST.get("into", "")))
-    except (ValueError, Report.DoesNotExist) as exc:
-        raise ValidationError(_("Give the number of an existing ticket to keep.")) from exc
-    dispatch.dispatch_merge(
-        duplicate=report, keep=keep, actor=request.user, note=request.POST.get("note", "")
-    )
-    return _("Ticket #%(dup)s merged into #%(keep)s.") % {"dup": report.pk, "keep": keep.pk}
-
-
-@_ticket_action
-def ticket_reopen(request, report: Report) -> str:
-    dispatch.dispatch_reopen(
-        report=report,
-        actor=request.user,
-        reason=request.POST.get("reason", ""),
-        due_at=_due_at(request),
-    )
-    return _("Ticket #%(id)s reopened.") % {"id": report.pk}
-
-
-@_ticket_action
-def ticket_release(request, report: Report) -> str:
-    dispatch.dispatch_release(
-        report=report, actor=request.user, reason=request.POST.get("reason", "")
-    )
-    return _("Ticket #%(id)s is unassigned now.") % {"id": report.pk}
-
-
-# --- statistics ----------------------------------------------------------------------------------
-
-
-def _month_bounds(today: date, months_back: int) -> tuple[date, date]:
-    first = today.replace(day=1)
-    for _i in range(months_back):
-        first = (first - timedelta(days=1)).replace(day=1)
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return first, min(last, today) if months_back == 0 else last
-
-
-def _period_from(request) -> tuple[StatsFilter, dict]:
-    today = timezone.localdate()
-    presets = {
-        "last_month": _month_bounds(today, 1),
-        "this_month": _month_bounds(today, 0),
-        "last_30": (today - timedelta(days=29), today),
-        "last_365": (today - timedelta(days=364), today),
-    }
-    preset = request.GET.get("preset", "")
-    if preset in presets:
-        start, end = presets[preset]
-    else:
-        try:
-            start = date.fromisoformat(request.GET.get("start", ""))
-            end = date.fromisoformat(request.GET.get("end", ""))
-        except ValueError:
-            start, end = presets["last_30"]
-    if start > end:
-        start, end = end, start
-    f = StatsFilter(
-        start=start,
-        end=end,
-        district=request.GET.get("district") or None,
-        category=request.GET.get("category") or None,
-        crew=request.GET.get("crew") or None,
-    )
-    query = {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        **{
-            k: v
-            for k, v in (("district", f.district), ("category", f.category), ("crew", f.crew))
-            if v
-        },
-    }
-    return f, query
-
-
-def _late_colour(share: float | None) -> str:
-    if share is None:
-        return "#e5e7eb"
-    for limit, colour in (
-        (0.02, "#fee5d9"),
-        (0.05, "#fcae91"),
-        (0.10, "#fb6a4a"),
-        (0.20, "#de2d26"),
-    ):
-        if share <= limit:
-            return colour
-    return "#a50f15"
-
-
-def _choropleth(rows: list[dict]):
-    by_code = {row["code"]: row for row in rows}
-    geojson = json.loads(districts_geojson())
-    for feature in geojson["features"]:
-        row = by_code.get(feature["properties"]["code"], {})
-        share = row.get("share_late")
-        feature["properties"]["label"] = (
-            f"{feature['properties']['name']}: "
-            + (f"{share:.0%} " + _("late") if share is not None else _("no reports"))
-            + f" ({row.get('late', 0)}/{row.get('received', 0)})"
-        )
-        feature["properties"]["fill"] = _late_colour(share)
-    fmap = base_map(height="28rem")
-    folium.GeoJson(
-        geojson,
-        name=_("Share late"),
-        style_function=lambda feature: {
-            "color": "#334155",
-            "weight": 1,
-            "fillColor": feature["properties"]["fill"],
-            "fillOpacity": 0.7,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-    ).add_to(fmap)
-    return map_parts(fmap)
-
-
-def _weekly_bars(weeks: list[dict]) -> dict:
-    """Geometry of a small SVG bar chart (received vs. cleared on time per week)."""
-    top = max([w["received"] for w in weeks] + [1])
-    width, height, gap = 640, 160, 4
-    step = width / max(len(weeks), 1)
-    bars = []
-    for i, week in enumerate(weeks):
-        x = i * step
-        h_all = height * week["received"] / top
-        h_ok = height * week["cleared_on_time"] / top
-        bars.append(
-            {
-                "x": round(x + gap / 2, 1),
-                "w": round(max(step - gap, 1), 1),
-                "y_all": round(height - h_all, 1),
-                "h_all": round(h_all, 1),
-                "y_ok": round(height - h_ok, 1),
-                "h_ok": round(h_ok, 1),
-                "week": week,
-            }
-        )
-    return {"width": width, "height": height, "bars": bars, "top": top}
-
-
-@dispatcher_required
-def stats(request):
-    f, query = _period_from(request)
-    now = timezone.now()
-    districts = stats_by_district(f=f, now=now)
-    weekly = stats_weekly(f=f, now=now)
-    return render(
-        request,
-        "frontend/dispatch/stats.html",
-        _context(
-            nav="stats",
-            f=f,
-            summary=stats_summary(f=f, now=now),
-            districts=[row for row in districts if row["received"]] or districts,
-            weekly=weekly,
-            chart=_weekly_bars(weekly),
-            map=_choropleth(districts),
-            district_options=district_list(),
-            category_options=category_list(active_only=False),
-            crew_options=crew_list(),
-            export_query=urlencode(query),
-        ),
-    )
-
-
-# --- hotspots ----------------------------------------------------------------------------------
-
-
-@dispatcher_required
-def hotspots(request):
-    f, query = _period_from(request)
-    try:
-        radius = float(request.GET.get("radius", 50))
-        min_count = int(request.GET.get("min_count", 3))
-    except ValueError:
-        radius, min_count = 50.0, 3
-    start, end = f.bounds()
-    try:
-        spots = hotspots_find(
-            start=start,
-            end=end,
-            radius_m=radius,
-            min_count=min_count,
-            category=f.category,
-            district=f.district,
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        spots = []
-    rows = [{"spot": s, "crew": hotspot_crew(center=s.center, category=s.category)} for s in spots]
-    fmap = base_map(height="28rem")
-    districts_layer(districts_geojson()).add_to(fmap)
-    for row in rows:
-        spot = row["spot"]
-        # A marker sized by the number of reports: a 50 m circle is a dot at city zoom.
-        folium.CircleMarker(
-            location=[spot.center.y, spot.center.x],
-            radius=min(8 + 2 * spot.count, 40),
-            color="#7f1d1d",
-            weight=2,
-            fill=True,
-            fill_color="#b91c1c",
-            fill_opacity=0.45,
-            tooltip=f"#{spot.rank}: {spot.count} " + _("reports"),
-        ).add_to(fmap)
-    return render(
-        request,
-        "frontend/dispatch/hotspots.html",
-        _context(
-            nav="hotspots",
-            f=f,
-            radius=radius,
-            min_count=min_count,
-            rows=rows,
-            map=map_parts(fmap),
-            district_options=district_list(),
-            category_options=category_list(active_only=False),
-            crew_options=crew_list(),
-            back_query=urlencode({**query, "radius": radius, "min_count": min_count}),
-        ),
-    )
-
-
-@require_POST
-@dispatcher_required
-def preventive_create(request):
-    try:
-        center = Point(float(request.POST["lon"]), float(request.POST["lat"]), srid=4326)
-        crew = Crew.objects.filter(code=request.POST.get("crew", "")).first()
-        task = preventive_task_create(
-            center=center,
-            radius_m=float(request.POST.get("radius_m", 50)),
-            category=request.POST.get("category") or None,
-            report_count=int(request.POST.get("report_count", 0)),
-            actor=request.user,
-            crew=crew,
-            interval_days=int(request.POST.get("interval_days", 7)),
-        )
-    except (KeyError, ValueError):
-        messages.error(request, _("The hotspot could not be read; please try again."))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request,
-            _("Preventive round for %(crew)s every %(days)s days, first on %(first)s.")
-            % {"crew": task.crew.name, "days": task.interval_days, "first": task.next_due_on},
-        )
-    back = request.POST.get("back", "")
-    return redirect(reverse("frontend:dispatch:hotspots") + (f"?{back}" if back else ""))

@@ -316,6 +316,7 @@ class ReportFlag(models.Model):
         REOPENED = "reopened", _("reopened by the resident")
         PUBLIC_FLAG = "public_flag", _("flagged as inappropriate")
         PHOTO_MISSING = "photo_missing", _("photo missing (only a link was sent)")
+        CREW_ANSWER = "crew_answer", _("crew answered: not found or not ours")
         OTHER = "other", _("other")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="flags")

@@ -495,11 +495,26 @@ def report_flag_add(
 
 
 @transaction.atomic
-def report_flag_resolve(*, flag: ReportFlag, actor: AbstractBaseUser | None = None) -> ReportFlag:
-    flag.resolved_at = timezone.now()
-    flag.resolved_by = actor if actor is not None and actor.is_authenticated else None
-    flag.save(update_fields=["resolved_at", "resolved_by"])
-    return flag
+def report_flag_resolve(
+    *, flag: ReportFlag, actor: AbstractBaseUser | None = None, note: str = ""
+) -> ReportFlag:
+    """Clear a flag; the clearing is a history entry (who, when, why) and reaches open maps.
+    Clearing a flag that is already cleared changes nothing."""
+    current = ReportFlag.objects.select_for_update().get(pk=flag.pk)
+    if current.resolved_at is not None:
+        return current
+    current.resolved_at = timezone.now()
+    current.resolved_by = actor if actor is not None and actor.is_authenticated else None
+    current.save(update_fields=["resolved_at", "resolved_by"])
+    event_record(
+        report=current.report,
+        kind=ReportEvent.Kind.NOTE,
+        actor=actor,
+        public=False,
+        note=note.strip(),
+        data={"flag_cleared": current.kind, "flag": current.pk},
+    )
+    return current
 
 
 def report_photo_process(*, photo_id: int, detect: bool = True) -> ReportPhoto | None:

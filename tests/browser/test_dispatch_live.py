@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from crews.models import DISPATCHER_GROUP, Assignment
 from crews.services import report_dispatch
-from reports.models import Report
-from reports.services import report_create
+from reports.models import Report, ReportFlag
+from reports.services import report_create, report_reopen_by_resident, report_transition
+from tests.browser.test_resident_pages import axe_serious
 from tests.conftest import NEUSTADT_POINT, TEST_BROKER_URL, database_url_for_subprocess
 from tests.factories import UserFactory
 
@@ -217,3 +218,46 @@ def test_a_ticket_turns_late_on_the_open_map_the_moment_its_deadline_passes(
     assert timezone.now() >= due
     assert "state-late" in page.get_attribute(f"path.ticket-{report.pk}", "class")
     assert int(page.inner_text("#count-late")) == late_before + 1
+
+
+def test_a_resident_reopen_reaches_the_attention_list_and_is_cleared_with_history(
+    asgi_server, dispatcher_page
+):
+    report, _ = report_create(category="litter", location=NEUSTADT_POINT)
+    report_dispatch(report=report)
+    report = report_transition(report=report, to=Report.Status.CLEARED, note="Beseitigt.")
+    page = dispatcher_page.new_page()
+    page.goto(asgi_server + "/dispatch/")
+    page.wait_for_selector("#live-status[data-mode='push']", timeout=10_000)
+    page.wait_for_function("document.getElementById('dispatch-app').dataset.refreshedAt")
+    assert axe_serious(page) == []
+    assert page.locator(f"#list-attention li[data-ticket-id='{report.pk}']").count() == 0
+
+    started = time.monotonic()
+    report_reopen_by_resident(report=report, note="Liegt immer noch da")
+    item = page.locator(f"#list-attention li[data-ticket-id='{report.pk}']")
+    item.wait_for(timeout=2000)  # by push, like any change
+    assert time.monotonic() - started <= 2.0
+    assert "von Anwohnenden wieder geöffnet" in item.inner_text()
+    # A distinct marker on the map, with a name for screen readers.
+    badge = page.locator(f".attention-marker.attention-{report.pk}.has-flags")
+    assert badge.count() == 1 and f"#{report.pk}" in badge.get_attribute("title")
+    # The filter narrows the list to one kind.
+    page.select_option("#attention-filter", ReportFlag.Kind.BOOKED_PICKUP)
+    assert item.count() == 0
+    page.select_option("#attention-filter", ReportFlag.Kind.REOPENED)
+    assert item.count() == 1
+    assert axe_serious(page) == []
+
+    item.locator("a").click()
+    page.wait_for_selector(".needs-attention")
+    flag_box = page.locator(".needs-attention [data-flag='reopened']")
+    assert "Liegt immer noch da" in flag_box.inner_text()
+    assert page.locator(".ticket-map .leaflet-container").count() == 1
+    assert axe_serious(page) == []
+    flag_box.locator("input[name=note]").fill("Crew Nord informiert")
+    flag_box.locator("button").click()
+    page.wait_for_selector(".message-success")
+    assert "Crew Nord informiert" in page.inner_text(".event-list")
+    assert not report.flags.filter(resolved_at__isnull=True).exists()
+    assert axe_serious(page) == []

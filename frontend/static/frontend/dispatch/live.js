@@ -8,6 +8,9 @@
   var config = JSON.parse(document.getElementById("dispatch-config").textContent);
   var map = window[root.dataset.map];
   var layer = L.layerGroup().addTo(map);
+  // "Needs attention" badges (a flag or a new ticket) above the tickets, in every mode.
+  var badges = L.layerGroup().addTo(map);
+  var filter = document.getElementById("attention-filter");
   // Many tickets: the map draws them from staff-only vector tiles (config.tiles, a VectorGrid
   // layer), redrawn whenever the data changes; the lists and counts still come from the data.
   var tiles = config.tiles ? window[config.tiles] : null;
@@ -21,6 +24,7 @@
   var inFlight = false, again = false;
 
   function stateOf(props, now) {
+    if (props.open === false) return "closed";
     if (!props.crew) return "unassigned";
     if (!props.due_at) return "on_time";
     var due = Date.parse(props.due_at);
@@ -46,9 +50,20 @@
       { weekday: "short", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   }
 
+  // Why a ticket needs attention, in words ("New ticket", "reopened by the resident", ...).
+  function reasons(p) {
+    var out = p.new ? ["new"] : [];
+    return out.concat(p.flags || []);
+  }
+
+  function reasonText(p) {
+    return reasons(p).map(function (code) { return config.attention[code] || code; }).join(" · ");
+  }
+
   function ticketPopup(p) {
     var popup = el("div", { "class": "ticket-popup" });
     popup.appendChild(el("strong", {}, "#" + p.id + " " + p.category_name));
+    if (reasons(p).length) popup.appendChild(el("div", { "class": "popup-attention" }, "⚠ " + reasonText(p)));
     popup.appendChild(el("div", {}, config.labels[p.state] + (p.due_at ? " · " + formatDue(p.due_at) : "")));
     popup.appendChild(el("div", {}, [p.place, p.district_name, p.crew_name].filter(Boolean).join(" · ")));
     popup.appendChild(el("a", { href: ticketLink(p.id) }, "→ #" + p.id));
@@ -69,17 +84,33 @@
     var now = Date.now() + clockOffset;
     var counts = { unassigned: 0, late: 0, due_soon: 0, on_time: 0 };
     var lists = { unassigned: [], late: [], due_soon: [] };
+    var attention = [];
     layer.clearLayers();
+    badges.clearLayers();
     byId = {};
     data.features.forEach(function (f) {
       var p = f.properties;
       var state = stateOf(p, now);
       p.state = state;
-      counts[state] += 1;
+      if (state in counts) counts[state] += 1;
       if (lists[state]) lists[state].push(f);
       byId[p.id] = p;
-      if (tiles) return;
       var c = f.geometry.coordinates;
+      if (reasons(p).length) {
+        attention.push(f);
+        var badge = L.marker([c[1], c[0]], {
+          icon: L.divIcon({
+            className: "attention-marker attention-" + p.id + (p.flags && p.flags.length ? " has-flags" : " is-new"),
+            html: '<span aria-hidden="true">' + (p.flags && p.flags.length ? "!" : "N") + "</span>",
+            iconSize: [22, 22], iconAnchor: [-2, 24]
+          }),
+          title: "#" + p.id + " " + config.text.attentionMarker + ": " + reasonText(p),
+          keyboard: false, zIndexOffset: 1000
+        });
+        badge.bindPopup(ticketPopup(p));
+        badge.addTo(badges);
+      }
+      if (tiles && state !== "closed") return;
       var marker = L.circleMarker([c[1], c[0]], {
         radius: p.priority > 0 ? 10 : 8, color: "#111827", weight: 1,
         fillColor: config.colours[state], fillOpacity: 0.9,
@@ -109,9 +140,40 @@
         n.textContent = "(" + lists[s].length + ")";
       });
     });
+    renderAttention(attention);
     root.dataset.tickets = data.features.length;
     scheduleRecolour(now);
   }
+
+  function renderAttention(items) {
+    var ul = document.getElementById("list-attention");
+    if (!ul) return;
+    var chosen = filter ? filter.value : "";
+    var shown = items.filter(function (f) { return !chosen || reasons(f.properties).indexOf(chosen) >= 0; });
+    // Flags before new tickets, then the oldest first: the longest waiting comes first.
+    shown.sort(function (a, b) {
+      var fa = a.properties.flags.length ? 0 : 1, fb = b.properties.flags.length ? 0 : 1;
+      return fa - fb || Date.parse(a.properties.created_at) - Date.parse(b.properties.created_at);
+    });
+    ul.replaceChildren();
+    shown.forEach(function (f) {
+      var p = f.properties;
+      var li = el("li", { "data-ticket-id": p.id, "class": "state-" + p.state + (p.flags.length ? " flagged" : " new") });
+      li.appendChild(el("a", { href: ticketLink(p.id) }, "#" + p.id + " " + p.category_name));
+      li.appendChild(el("span", { "class": "attention-reasons" }, reasonText(p)));
+      li.appendChild(el("span", { "class": "ticket-meta" },
+        [p.district_name, p.crew_name, config.labels[p.state]].filter(Boolean).join(" · ")));
+      ul.appendChild(li);
+    });
+    var empty = document.getElementById("attention-empty");
+    if (empty) empty.hidden = shown.length > 0;
+    var count = document.getElementById("count-attention");
+    if (count) count.textContent = items.length;
+    document.querySelectorAll('[data-count-for="attention"]').forEach(function (n) {
+      n.textContent = "(" + shown.length + (chosen ? "/" + items.length : "") + ")";
+    });
+  }
+  if (filter) filter.addEventListener("change", function () { render(); });
 
   // A ticket turns "due soon" or "late" by the clock alone: recolour the moment the next one
   // does (at the latest every 30 s), without asking the server.
