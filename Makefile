@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench
+.PHONY: help setup run test lint bench backup restore
 
 help:
 	@echo "make run    set up, load demo data, run web + Celery worker + beat on http://127.0.0.1:$${PORT:-8000}"
@@ -13,12 +13,20 @@ help:
 	@echo "make lint   ruff check + ruff format --check + lint-imports (the layers contract)"
 	@echo "make bench  run the benchmarks in bench/ (if any)"
 	@echo "make setup  only the set-up (scripts/setup.sh)"
+	@echo "make backup database + photos + manifest into var/backups/ (KEEP=n: prune older)"
+	@echo "make restore FILE=var/backups/....tar  into an empty database (FORCE=1 to replace)"
 
 setup:
 	@bash scripts/setup.sh
 
 run:
 	@bash scripts/run.sh
+
+backup:
+	@bash scripts/backup.sh $(if $(KEEP),--keep $(KEEP))
+
+restore:
+	@bash scripts/restore.sh "$(FILE)" $(if $(filter 1 yes true,$(FORCE)),--force)
 
 test:
 	@bash scripts/test.sh $(PYTEST_ARGS)

@@ -48,6 +48,8 @@ CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
 MEDIA_ROOT = Path(_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 SERVE_MEDIA = _bool("SERVE_MEDIA", True)
 STATIC_ROOT = Path(_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# `make backup` (manage.py core_backup) writes its archives here (docs/operations.md).
+BACKUP_DIR = Path(_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 TIME_ZONE = _str("TIME_ZONE", "Europe/Berlin")
 LANGUAGE_CODE = _str("LANGUAGE_CODE", "de")
 # Public holidays for working-day deadlines: country and subdivision for `holidays`.
@@ -157,6 +159,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "leaflet",
     "civicmap",
+    "core",
     "districts",
     "reports",
     "crews",

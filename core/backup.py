@@ -1,0 +1,483 @@
+"""Backup and restore of one civicmap installation: the database and the photo storage.
+
+A backup is one tar archive (not compressed again: the dump is compressed, photos are JPEG):
+
+    database.dump    pg_dump custom format (-Fc) of the whole database
+    media/...        every file under MEDIA_ROOT (public copies and private originals)
+    manifest.json    row count of every table, size and sha256 of the dump and of every file
+
+The dump and the row counts come from one snapshot (pg_export_snapshot), so the counts are
+exactly what the dump holds even while the app keeps writing. The files are read after the
+snapshot: a photo stored in between is in the archive without a row (harmless), never a row
+without its file. `backup_restore` refuses a database that has tables, restores in a single
+transaction (pg_restore exits 0 or nothing is changed), then checks every count and checksum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import psycopg
+from psycopg import sql
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "civicmap-backup/1"
+MANIFEST = "manifest.json"
+DUMP = "database.dump"
+MEDIA_PREFIX = "media/"
+CHUNK = 1024 * 1024
+
+BACKUP_NOT_AN_ARCHIVE = "{path} is not a civicmap backup (no readable {manifest} in it)."
+BACKUP_FORMAT_UNKNOWN = "{path} has the unknown backup format {found!r} (expected {expected!r})."
+RESTORE_DATABASE_NOT_EMPTY = (
+    "The database {name} is not empty ({count} tables, e.g. {example}). Restore into an empty "
+    "database, or replace its contents with --force (FORCE=1 for make restore)."
+)
+RESTORE_MEDIA_NOT_EMPTY = (
+    "The photo folder {path} already holds {count} files. Restore into an empty folder, or "
+    "overwrite with --force (FORCE=1 for make restore)."
+)
+RESTORE_PG_RESTORE_FAILED = "pg_restore failed (exit code {code}); nothing was restored:\n{stderr}"
+RESTORE_DUMP_CHECKSUM = "The database dump in {path} is damaged (sha256 differs from manifest)."
+RESTORE_UNSAFE_MEMBER = "Refusing the archive member {name!r}: not a plain file inside media/."
+BACKUP_DUMP_FAILED = "pg_dump failed (exit code {code}):\n{stderr}"
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a database is, as libpq wants it (also the PG* variables of pg_dump/pg_restore)."""
+
+    name: str
+    user: str = ""
+    password: str = ""
+    host: str = ""
+    port: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings_dict: dict[str, Any]) -> Database:
+        options = settings_dict.get("OPTIONS") or {}
+        libpq = {k: str(v) for k, v in options.items() if k in {"sslmode", "sslrootcert"}}
+        return cls(
+            name=settings_dict["NAME"],
+            user=settings_dict.get("USER") or "",
+            password=settings_dict.get("PASSWORD") or "",
+            host=settings_dict.get("HOST") or "",
+            port=str(settings_dict.get("PORT") or ""),
+            options=libpq,
+        )
+
+    def with_name(self, name: str) -> Database:
+        return Database(name, self.user, self.password, self.host, self.port, self.options)
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        params = {"dbname": self.name, "user": self.user, "password": self.password}
+        params.update(host=self.host, port=self.port, **self.options)
+        return psycopg.connect(**{k: v for k, v in params.items() if v}, **kwargs)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        values = {
+            "PGDATABASE": self.name,
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGHOST": self.host,
+            "PGPORT": self.port,
+            "PGSSLMODE": self.options.get("sslmode", ""),
+            "PGSSLROOTCERT": self.options.get("sslrootcert", ""),
+        }
+        for key, value in values.items():
+            if value:
+                env[key] = value
+            else:
+                env.pop(key, None)
+        return env
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    tables: dict[str, int]
+    files: int
+    media_bytes: int
+    dump_bytes: int
+    seconds: float
+
+
+@dataclass
+class RestoreResult:
+    database: str
+    tables: dict[str, int]
+    files: int
+    media_bytes: int
+    seconds: float
+    problems: list[str]
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _user_tables(cursor: psycopg.Cursor) -> list[tuple[str, str]]:
+    """Tables that belong to the installation: not system catalogues, not owned by an extension
+    (PostGIS' spatial_ref_sys is the extension's)."""
+    cursor.execute(
+        """
+        SELECT n.nspname, c.relname
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%'
+          AND n.nspname NOT LIKE 'pg\\_temp%'
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_catalog.pg_depend AS d
+              WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1, 2
+        """
+    )
+    return [(schema, name) for schema, name in cursor.fetchall()]
+
+
+def table_counts(cursor: psycopg.Cursor) -> dict[str, int]:
+    counts = {}
+    for schema, name in _user_tables(cursor):
+        cursor.execute(
+            sql.SQL("SELECT pg_catalog.count(*) FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(name)
+            )
+        )
+        counts[f"{schema}.{name}"] = cursor.fetchone()[0]
+    return counts
+
+
+def _media_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(posix path relative to root, path) of every regular file, in a stable order."""
+    if not root.is_dir():
+        return
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            if path.is_file() and not path.is_symlink():
+                yield path.relative_to(root).as_posix(), path
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads a file for tarfile while hashing exactly the bytes that go into the archive."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _add_file(archive: tarfile.TarFile, arcname: str, path: Path) -> tuple[int, str]:
+    with path.open("rb") as handle:
+        info = archive.gettarinfo(fileobj=handle, arcname=arcname)
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        reader = _HashingReader(handle)
+        archive.addfile(info, reader)
+    return info.size, reader.digest.hexdigest()
+
+
+def _tool(name: str) -> str:
+    """PostgreSQL's client programs, found on PATH (Debian: postgresql-client)."""
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found on PATH; install PostgreSQL's client programs.")
+    return found
+
+
+def _migrations(cursor: psycopg.Cursor) -> dict[str, str]:
+    """The newest applied migration of each app (tells which code version the dump fits)."""
+    cursor.execute("SELECT pg_catalog.to_regclass('public.django_migrations') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return {}
+    cursor.execute("SELECT app, name FROM public.django_migrations ORDER BY app, name")
+    latest: dict[str, str] = {}
+    for app, name in cursor.fetchall():
+        latest[app] = name
+    return latest
+
+
+# --- backup -----------------------------------------------------------------------------------
+
+
+def backup_path(*, directory: Path, now: dt.datetime | None = None) -> Path:
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return directory / f"civicmap-backup-{stamp}.tar"
+
+
+def backup_create(*, database: Database, media_root: Path, path: Path) -> BackupResult:
+    """Write the backup archive to `path` (via a `.partial` file, renamed when complete)."""
+    started = time.monotonic()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_name(path.name + ".partial")
+    # The archive holds residents' contact data and photo originals: readable by the owner only.
+    old_umask = os.umask(0o077)
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".backup-") as tmp:
+            dump = Path(tmp) / DUMP
+            with database.connect(autocommit=True) as conn:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT pg_catalog.pg_export_snapshot()")
+                    snapshot = cursor.fetchone()[0]
+                    tables = table_counts(cursor)
+                    migrations = _migrations(cursor)
+                    cursor.execute(
+                        "SELECT pg_catalog.current_setting('server_version'), "
+                        "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'postgis')"
+                    )
+                    server_version, postgis_version = cursor.fetchone()
+                # The exporting transaction stays open until pg_dump has taken the snapshot.
+                run = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                    [
+                        _tool("pg_dump"),
+                        "--format=custom",
+                        f"--snapshot={snapshot}",
+                        f"--file={dump}",
+                    ],
+                    env=database.env(),
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                conn.execute("COMMIT")
+            if run.returncode != 0:
+                raise RuntimeError(
+                    BACKUP_DUMP_FAILED.format(code=run.returncode, stderr=run.stderr.strip())
+                )
+            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+                dump_bytes, dump_sha = _add_file(archive, DUMP, dump)
+                files: dict[str, dict[str, Any]] = {}
+                for rel, file_path in _media_files(media_root):
+                    size, digest = _add_file(archive, MEDIA_PREFIX + rel, file_path)
+                    files[rel] = {"bytes": size, "sha256": digest}
+                manifest = {
+                    "format": FORMAT,
+                    "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "database": {
+                        "name": database.name,
+                        "server_version": server_version,
+                        "postgis_version": postgis_version,
+                        "file": DUMP,
+                        "bytes": dump_bytes,
+                        "sha256": dump_sha,
+                        "migrations": migrations,
+                    },
+                    "tables": tables,
+                    "media": {"root": str(media_root), "files": files},
+                }
+                data = json.dumps(manifest, indent=1, sort_keys=True).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size = len(data)
+                info.mtime = int(time.time())
+                info.mode = 0o600
+                archive.addfile(info, io.BytesIO(data))
+            partial.replace(path)
+    finally:
+        os.umask(old_umask)
+        partial.unlink(missing_ok=True)
+    return BackupResult(
+        path=path,
+        tables=tables,
+        files=len(files),
+        media_bytes=sum(f["bytes"] for f in files.values()),
+        dump_bytes=dump_bytes,
+        seconds=time.monotonic() - started,
+    )
+
+
+def backups_prune(*, directory: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` archives in `directory`; returns what was deleted."""
+    archives = sorted(directory.glob("civicmap-backup-*.tar"))
+    doomed = archives[:-keep] if keep > 0 else []
+    for old in doomed:
+        old.unlink()
+    return doomed
+
+
+# --- restore ----------------------------------------------------------------------------------
+
+
+def backup_manifest(*, path: Path) -> dict[str, Any]:
+    try:
+        with tarfile.open(path, "r:") as archive:
+            handle = archive.extractfile(MANIFEST)
+            manifest = json.loads(handle.read()) if handle else None
+    except (tarfile.TarError, KeyError, OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise ValueError(BACKUP_NOT_AN_ARCHIVE.format(path=path, manifest=MANIFEST))
+    if manifest.get("format") != FORMAT:
+        raise ValueError(
+            BACKUP_FORMAT_UNKNOWN.format(path=path, found=manifest.get("format"), expected=FORMAT)
+        )
+    return manifest
+
+
+def _ensure_database(database: Database) -> None:
+    """Create the target database when it does not exist yet (needs CREATEDB)."""
+    try:
+        database.connect(connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    with database.with_name("postgres").connect(autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
+    logger.info("created the database %s", database.name)
+
+
+def _safe_member(member: tarfile.TarInfo) -> str | None:
+    """The media-relative path of an archive member, or None for the dump and the manifest."""
+    if member.name in (DUMP, MANIFEST):
+        return None
+    rel = PurePosixPath(member.name)
+    if (
+        not member.isfile()
+        or not member.name.startswith(MEDIA_PREFIX)
+        or rel.is_absolute()
+        or ".." in rel.parts
+    ):
+        raise ValueError(RESTORE_UNSAFE_MEMBER.format(name=member.name))
+    return member.name[len(MEDIA_PREFIX) :]
+
+
+def backup_restore(
+    *, path: Path, database: Database, media_root: Path, force: bool = False
+) -> RestoreResult:
+    """Restore the archive at `path` into `database` and `media_root`, then check it.
+
+    Refuses a database with tables and a photo folder with files unless `force`: then the
+    database's schema public is dropped and recreated, and files of the same name are replaced.
+    """
+    started = time.monotonic()
+    manifest = backup_manifest(path=path)
+    _ensure_database(database)
+    existing_files = sum(1 for _ in _media_files(media_root))
+    with database.connect(autocommit=True) as conn, conn.cursor() as cursor:
+        tables = _user_tables(cursor)
+        if tables and not force:
+            example = ", ".join(f"{s}.{n}" for s, n in tables[:3])
+            raise ValueError(
+                RESTORE_DATABASE_NOT_EMPTY.format(
+                    name=database.name, count=len(tables), example=example
+                )
+            )
+        if existing_files and not force:
+            raise ValueError(RESTORE_MEDIA_NOT_EMPTY.format(path=media_root, count=existing_files))
+        if tables:
+            # Also drops PostGIS (its objects live in public); the dump creates it again.
+            cursor.execute("DROP SCHEMA public CASCADE")
+            cursor.execute("CREATE SCHEMA public")
+            logger.warning("dropped the %d tables of %s (--force)", len(tables), database.name)
+
+    problems: list[str] = []
+    files = 0
+    media_bytes = 0
+    with tarfile.open(path, "r:") as archive, tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / DUMP
+        source = archive.extractfile(DUMP)
+        if source is None:
+            raise ValueError(BACKUP_NOT_AN_ARCHIVE.format(path=path, manifest=DUMP))
+        with dump.open("wb") as target:
+            shutil.copyfileobj(source, target, CHUNK)
+        if _sha256_file(dump) != manifest["database"]["sha256"]:
+            raise ValueError(RESTORE_DUMP_CHECKSUM.format(path=path))
+        # One transaction: pg_restore either restores everything and exits 0, or nothing.
+        run = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            [
+                _tool("pg_restore"),
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-owner",
+                "--no-privileges",
+                f"--dbname={database.name}",
+                str(dump),
+            ],
+            env=database.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(
+                RESTORE_PG_RESTORE_FAILED.format(code=run.returncode, stderr=run.stderr.strip())
+            )
+
+        expected_files = manifest["media"]["files"]
+        seen: set[str] = set()
+        for member in archive:
+            rel = _safe_member(member)
+            if rel is None:
+                continue
+            seen.add(rel)
+            target_path = media_root / rel
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            source = archive.extractfile(member)
+            partial = target_path.with_name(target_path.name + ".restoring")
+            with partial.open("wb") as target:
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    target.write(chunk)
+            partial.replace(target_path)
+            os.utime(target_path, (member.mtime, member.mtime))
+            files += 1
+            media_bytes += member.size
+            wanted = expected_files.get(rel)
+            if wanted is None:
+                problems.append(f"file {rel} is not in the manifest")
+            elif wanted["sha256"] != digest.hexdigest():
+                problems.append(f"file {rel}: sha256 differs from the manifest")
+        problems.extend(f"file {rel} is missing" for rel in sorted(set(expected_files) - seen))
+
+    with database.connect(autocommit=True) as conn, conn.cursor() as cursor:
+        # pg_restore leaves the planner without statistics: spatial queries would be slow.
+        cursor.execute("ANALYZE")
+        counts = table_counts(cursor)
+    for table, expected in manifest["tables"].items():
+        if counts.get(table) != expected:
+            problems.append(f"table {table}: {counts.get(table)} rows, manifest says {expected}")
+    return RestoreResult(
+        database=database.name,
+        tables=counts,
+        files=files,
+        media_bytes=media_bytes,
+        seconds=time.monotonic() - started,
+        problems=problems,
+    )
