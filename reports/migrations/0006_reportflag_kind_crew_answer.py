@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0004_reportflag_add_photo_missing'),
+        ('reports', '0005_report_place_name_language'),
     ]
 
     operations = [
