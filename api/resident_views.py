@@ -1,7 +1,6 @@
 """Small JSON endpoints the resident's report form uses: nearby open reports (possible
 duplicates), "I see this too" confirmations, and the street/house-number search."""
 
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -12,7 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from districts.selectors import address_search
-from reports.selectors import report_list, reports_nearby_open
+from reports.selectors import report_list, reports_nearby_public
 from reports.services import category_by_code, report_confirm
 
 NEARBY_METERS = 30
@@ -60,16 +59,9 @@ class ReportNearbyApi(APIView):
         query.is_valid(raise_exception=True)
         point = Point(query.validated_data["lon"], query.validated_data["lat"], srid=4326)
         category = category_by_code(query.validated_data["category"])
-        nearby_ids = reports_nearby_open(
-            point=point, category=category, meters=NEARBY_METERS
-        ).values("pk")
-        reports = (
-            report_list()
-            .filter(pk__in=nearby_ids)
-            # Public answer: the distance to the public point (coarse for sensitive categories).
-            .annotate(distance=Distance("public_location", point))
-            .order_by("distance")[:NEARBY_LIMIT]
-        )
+        reports = reports_nearby_public(point=point, category=category, meters=NEARBY_METERS)[
+            :NEARBY_LIMIT
+        ]
         return Response({"results": NearbyReportSerializer(reports, many=True).data})
 
 

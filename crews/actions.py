@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 from crews.models import Assignment
-from crews.queue import duplicate_candidates, within_metres
+from crews.queue import duplicate_candidates
+from districts.geo import metres_between, within_metres
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
 from reports.services import ReportChangedMeanwhile, report_flag_add, report_transition
 
@@ -234,7 +235,7 @@ def _check_after_photo(*, report: Report) -> None:
             metres=AFTER_PHOTO_MAX_METERS,
         ).exists()
         if not near:
-            meters = _meters_between(report, photo)
+            meters = metres_between(report.location, photo.exif_location)
             report_flag_add(
                 report=report,
                 kind=ReportFlag.Kind.AFTER_PHOTO,
@@ -251,18 +252,6 @@ def _check_after_photo(*, report: Report) -> None:
             ),
             data={"photo": photo.pk, "taken_at": photo.taken_at.isoformat()},
         )
-
-
-def _meters_between(report: Report, photo: ReportPhoto) -> float:
-    from django.contrib.gis.db.models.functions import Distance
-
-    row = (
-        Report.objects.filter(pk=report.pk)
-        .annotate(d=Distance("location", photo.exif_location))
-        .values_list("d", flat=True)
-        .first()
-    )
-    return row.m if row is not None else 0.0
 
 
 def _queue_cleared_mail(*, report: Report) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from crews.models import Crew, PreventiveTask
 from crews.selectors import crew_for
-from districts.models import District
+from districts.selectors import district_for_point
 from reports.models import Category
 
 HOTSPOT_PARAMS_INVALID = "Radius must be 5–2000 m and the minimum count 2–1000."
@@ -124,7 +124,7 @@ def hotspots_find(
 
 def hotspot_crew(*, center: Point, category: str | None) -> Crew | None:
     """The crew that would get a report of the hotspot's main category at its centre."""
-    district = District.objects.covering(center).first()
+    district = district_for_point(point=center)
     cat = Category.objects.filter(code=category).first() if category else None
     if district is None or cat is None:
         return None
@@ -151,7 +151,7 @@ def preventive_task_create(
     crew = crew or hotspot_crew(center=center, category=category)
     if crew is None:
         raise ValidationError(HOTSPOT_NO_CREW)
-    district = District.objects.covering(center).first()
+    district = district_for_point(point=center)
     cat = Category.objects.filter(code=category).first() if category else None
     task = PreventiveTask(
         crew=crew,

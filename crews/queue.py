@@ -3,8 +3,6 @@
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.gis.db.models import PointField
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.db.models import (
     BooleanField,
@@ -23,17 +21,9 @@ from django.db.models import (
 
 from crews.deadlines import late_q
 from crews.models import Assignment, Crew
-from districts.geo import degrees_covering
+from districts.geo import distance_to, within_metres
 from districts.models import Address
 from reports.models import Report, ReportEvent, ReportFlag, ReportPhoto
-
-
-class _DWithinMetres(Func):
-    """ST_DWithin on geography: true metres on the spheroid (the column is 4326 geometry)."""
-
-    output_field = BooleanField()
-    arg_joiner = "::geography, "
-    template = "ST_DWithin(%(expressions)s::geography, %(metres)s)"
 
 
 class _WithinDegrees(Func):
@@ -62,20 +52,6 @@ def _nearest_street(location_ref: str) -> Subquery:
         .order_by("knn")
     )
     return Subquery(nearest.values("street")[:1])
-
-
-def within_metres(queryset: QuerySet, *, field: str, point: Point, metres: float) -> QuerySet:
-    """Rows whose `field` lies within `metres` of `point`.
-
-    A degree-based `dwithin` that surely covers the circle lets the spatial index pick the
-    candidates; the geography test then decides exactly.
-    """
-    degrees = degrees_covering(point=point, metres=metres)
-    return queryset.filter(**{f"{field}__dwithin": (point, degrees)}).filter(
-        _DWithinMetres(
-            F(field), Value(point, output_field=PointField(srid=4326)), metres=float(metres)
-        )
-    )
 
 
 def member_crews(*, user: AbstractBaseUser) -> QuerySet[Crew]:
@@ -125,7 +101,7 @@ def crew_queue(
     if category:
         rows = rows.filter(report__category__code=category)
     if position is not None:
-        rows = rows.annotate(distance=Distance("report__location", position))
+        rows = rows.annotate(distance=distance_to("report__location", position))
     return rows.order_by("-is_late", "due_at", "report_id")
 
 
@@ -175,6 +151,6 @@ def duplicate_candidates(*, report: Report, meters: float = 50) -> QuerySet[Repo
         .exclude(pk=report.pk)
         .exclude(Q(duplicate_of=report))
         .select_related("category")
-        .annotate(distance=Distance("location", report.location))
+        .annotate(distance=distance_to("location", report.location))
         .order_by("distance", "id")
     )

@@ -38,7 +38,7 @@ def point_in_service_area(*, point: Point) -> bool:
     """True when the point lies in the service area; with no area loaded, any district counts."""
     if ServiceArea.objects.exists():
         return ServiceArea.objects.filter(boundary__covers=point).exists()
-    return District.objects.covering(point).exists()
+    return district_for_point(point=point) is not None
 
 
 def district_list() -> QuerySet[District]:

@@ -19,6 +19,7 @@ from districts.models import (
     DistrictPart,
     ServiceArea,
 )
+from districts.selectors import district_for_point
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ def address_import(
             )
             continue
         point = Point(lon, lat, srid=4326)
-        district = District.objects.covering(point).first()
+        district = district_for_point(point=point)
         if district is None:
             result.errors.append(
                 ADDRESS_ROW_INVALID.format(

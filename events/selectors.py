@@ -7,15 +7,13 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point, Polygon
-from django.contrib.gis.measure import D
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import DurationField, F, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from core.db_router import read_alias
-from districts.geo import degrees_covering
+from districts.geo import distance_to, within_metres
 from events.models import BULKY_WASTE, CATEGORY_LABELS, Event, Feed, Venue, search_lexemes
 
 DEFAULT_RADIUS_METERS = 1000
@@ -72,15 +70,6 @@ def day_end(day: date) -> datetime:
     return _local(day + timedelta(days=1))
 
 
-def within_meters(events: QuerySet[Event], *, point: Point, meters: float) -> QuerySet[Event]:
-    """Events within `meters` of a point on the sphere. A degree-box `dwithin` lets the
-    spatial index pick the candidates; the sphere distance then decides exactly."""
-    degrees = degrees_covering(point=point, metres=meters)
-    return events.filter(location__dwithin=(point, degrees)).filter(
-        location__distance_lte=(point, D(m=meters))
-    )
-
-
 def event_search(
     *,
     q: str = "",
@@ -113,8 +102,8 @@ def event_search(
         query = _search_query(q)
     if near is not None:
         meters = min(float(radius or DEFAULT_RADIUS_METERS), MAX_RADIUS_METERS)
-        events = within_meters(events, point=near, meters=meters).annotate(
-            distance=Distance("location", near)
+        events = within_metres(events, field="location", point=near, metres=meters).annotate(
+            distance=distance_to("location", near)
         )
     if bbox is not None:
         events = events.filter(location__contained=Polygon.from_bbox(bbox))
@@ -165,8 +154,8 @@ def events_nearby(
     now = now or timezone.now()
     events = Event.objects.scheduled().filter(end__gte=now, start__lt=now + timedelta(days=days))
     return (
-        within_meters(events, point=point, meters=meters)
-        .annotate(distance=Distance("location", point))
+        within_metres(events, field="location", point=point, metres=meters)
+        .annotate(distance=distance_to("location", point))
         .select_related("district")
         .order_by("start", "distance", "id")
     )
@@ -188,8 +177,8 @@ def bulky_waste_collections_near(
         .filter(Q(end__gt=window_start) | Q(start__gte=window_start))
     )
     return (
-        within_meters(events, point=point, meters=meters)
-        .annotate(distance=Distance("location", point))
+        within_metres(events, field="location", point=point, metres=meters)
+        .annotate(distance=distance_to("location", point))
         .order_by("start", "distance", "id")
     )
 

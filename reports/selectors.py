@@ -1,8 +1,6 @@
 from datetime import datetime, timedelta
 
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -15,7 +13,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
-from districts.geo import degrees_covering
+from districts.geo import distance_to, within_metres
 from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
@@ -92,12 +90,9 @@ def reports_nearby_open(
     index `report_open_category_location_gist` (reports migration 0003), so the database looks
     only at open reports of the category near the point.
     """
-    degrees = degrees_covering(point=point, metres=meters)
     nearby = (
-        Report.objects.open()
-        .filter(location__dwithin=(point, degrees))
-        .annotate(distance=Distance("location", point))
-        .filter(distance__lte=D(m=meters))
+        within_metres(Report.objects.open(), field="location", point=point, metres=meters)
+        .annotate(distance=distance_to("location", point))
         .order_by("distance")
     )
     if category is not None:
@@ -265,3 +260,17 @@ def personal_data_export(*, email: str) -> dict:
             }
         )
     return {"email": email, "reports": items, "count": len(items)}
+
+
+def reports_nearby_public(
+    *, point: Point, category: Category | None = None, meters: float = 30
+) -> QuerySet[Report]:
+    """The public form of `reports_nearby_open`: published reports only, each with its distance
+    to the public point (coarse for sensitive categories), nearest first."""
+    nearby_ids = reports_nearby_open(point=point, category=category, meters=meters).values("pk")
+    return (
+        report_list()
+        .filter(pk__in=nearby_ids)
+        .annotate(distance=distance_to("public_location", point))
+        .order_by("distance")
+    )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
+from districts.geo import metres_between
 from districts.models import PART_CELLS_PER_DEGREE
 from districts.selectors import (
     PLACE_ADDRESS_METERS,
@@ -592,15 +593,7 @@ def _public_copies_delete(photo: ReportPhoto) -> None:
 
 
 def _meters_from_pin(*, report: Report, point: Point) -> float:
-    from django.contrib.gis.db.models.functions import Distance
-
-    distance = (
-        Report.objects.filter(pk=report.pk)
-        .annotate(d=Distance("location", point, spheroid=True))
-        .values_list("d", flat=True)
-        .first()
-    )
-    return distance.m if distance is not None else 0.0
+    return metres_between(report.location, point)
 
 
 def photos_plausibility_check(
