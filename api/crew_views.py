@@ -65,10 +65,18 @@ class CrewTokenApi(ObtainAuthToken):
         responses={
             200: inline_serializer("CrewToken", fields={"token": serializers.CharField()}),
             400: OpenApiResponse(description="wrong username or password"),
+            429: OpenApiResponse(description="too many failed logins: locked until a time"),
         },
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            # django-axes marks a locked-out login on the request it was given, which is DRF's
+            # wrapper here; its middleware reads Django's request and answers the 429.
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True
+                request._request.axes_credentials = getattr(request, "axes_credentials", None)
 
 
 class QueueQuerySerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """civicmap settings. Every value comes from the environment; defaults suit a local run."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -141,6 +142,10 @@ _S3_SECRET_ACCESS_KEY = _optional("STORAGE_S3_SECRET_ACCESS_KEY")
 _S3_ADDRESSING_STYLE = _optional("STORAGE_S3_ADDRESSING_STYLE")
 _S3_PUBLIC_ACL = _optional("STORAGE_S3_PUBLIC_ACL")
 _S3_PUBLIC_DOMAIN = _optional("STORAGE_S3_PUBLIC_DOMAIN")
+# Login throttling (django-axes, every login surface): a user name or a client address is locked
+# after this many failed logins in a row, for this many minutes.
+LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
 # ---------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -158,6 +163,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "leaflet",
+    "axes",
     "civicmap",
     "core",
     "districts",
@@ -180,6 +186,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "civicmap.urls"
@@ -317,11 +325,28 @@ if HTTPS:
 
 LOGIN_URL = "/accounts/login/"
 
+# Login throttling: the axes backend first refuses a locked-out user name or address; then the
+# usual check. Attempts are kept in the database (shared by every process, listed in the admin,
+# where staff unlock them), a lock is per user name and per address, and each refused attempt
+# during a lock restarts it (frontend.auth tells the client until when).
+AUTHENTICATION_BACKENDS = [
+    "frontend.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "frontend.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # No HTTP Basic: a password on every request cannot be throttled like a login, and no
+        # client needs it (crews use tokens, Open311 clients their api_key).
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -25,6 +25,7 @@ from crews.selectors import (
     deadline_state,
     open_ticket_feature,
 )
+from frontend.auth import safe_next
 from frontend.maps import base_map, map_parts
 from frontend.views_dispatch import STATE_COLOURS, _context, _state_labels, dispatcher_required
 from reports.models import Report, ReportFlag
@@ -169,10 +170,7 @@ def _ticket_action(action):
             messages.error(request, str(exc))
         else:
             messages.success(request, message)
-        target = request.POST.get("next") or reverse("frontend:dispatch:ticket", args=[report.pk])
-        if not target.startswith("/") or target.startswith("//"):
-            target = reverse("frontend:dispatch:ticket", args=[report.pk])
-        return redirect(target)
+        return redirect(safe_next(request, reverse("frontend:dispatch:ticket", args=[report.pk])))
 
     return wrapper
 

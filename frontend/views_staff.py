@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crews.selectors import is_dispatcher
+from frontend.auth import safe_next
 from reports.models import Report, ReportPhoto
 from reports.photos import encode_jpeg, open_upright
 from reports.selectors import moderation_queue, personal_data_export
@@ -96,7 +97,7 @@ def report_moderate_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _errors(exc))
     else:
         messages.success(request, _("Saved: #%(id)s.") % {"id": report.pk})
-    return redirect(request.POST.get("next") or reverse("frontend:staff:report", args=[pk]))
+    return redirect(safe_next(request, reverse("frontend:staff:report", args=[pk])))
 
 
 @staff_required
