@@ -73,6 +73,23 @@ def test_refresh_names_older_reports_after_the_address_import():
     assert reports_place_names_refresh() == []  # idempotent
 
 
+def test_place_names_command_writes_only_with_commit():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    report, _ = report_create(category="litter", location=Point(HOUSE[1], HOUSE[0], srid=4326))
+    _address("Alaunstraße", "36", *HOUSE)
+    out = StringIO()
+    call_command("reports_place_names", stdout=out)
+    assert out.getvalue().startswith("1 reports would get a new place name.")
+    assert Report.objects.get(pk=report.pk).place_name == "Neustadt"
+    out = StringIO()
+    call_command("reports_place_names", "--commit", stdout=out)
+    assert out.getvalue().strip() == "1 reports got a new place name."
+    assert Report.objects.get(pk=report.pk).place_name == "Alaunstraße 36"
+
+
 def test_street_search_tolerates_typos(alaunstrasse):
     assert streets_similar(query="Königsbrüker Strase") == ["Königsbrücker Straße"]
     found = list(address_search(query="Alaunstrase 36"))

@@ -211,6 +211,11 @@ def test_photos_stored_before_redaction_are_redacted_by_the_command(
     ReportPhoto.objects.filter(pk=photo.pk).update(blur_boxes=[], redacted_at=None)
     out = io.StringIO()
     call_command("reports_redact", "--sync", stdout=out)
+    assert "1 photo(s) would be redacted" in out.getvalue()
+    photo.refresh_from_db()
+    assert photo.redacted_at is None  # a dry run touches nothing
+    out = io.StringIO()
+    call_command("reports_redact", "--sync", "--commit", stdout=out)
     assert "1 photo(s) processed" in out.getvalue()
     photo.refresh_from_db()
     assert photo.redacted_at is not None

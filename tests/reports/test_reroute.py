@@ -81,6 +81,10 @@ def test_command_reports_how_many_moved():
     Report.objects.filter(pk=report.pk).update(district=None)
     out = StringIO()
     call_command("reports_reroute", stdout=out)
+    assert out.getvalue().startswith("1 reports would move to another district.")
+    assert _district_codes([report]) == [None]  # a dry run writes nothing
+    out = StringIO()
+    call_command("reports_reroute", "--commit", stdout=out)
     assert out.getvalue().strip() == "1 reports moved to another district."
     assert _district_codes([report]) == ["altstadt"]
 

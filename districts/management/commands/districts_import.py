@@ -60,7 +60,7 @@ class Command(BaseCommand):
                         self.stdout.write(f"  {label}: {name}")
                 if commit and (result.created or result.updated):
                     self.stdout.write(
-                        "Boundaries changed: run `manage.py reports_reroute` to route the "
+                        "Boundaries changed: run `manage.py reports_reroute --commit` to route the "
                         "existing reports again."
                     )
         except ValidationError as exc:

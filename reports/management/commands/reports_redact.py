@@ -9,18 +9,24 @@ from reports.tasks import report_photo_process_task
 class Command(BaseCommand):
     help = (
         "Queue the photo task for every photo never redacted (redacted_at empty) whose original "
-        "is still there; --sync processes them here instead of in the Celery worker."
+        "is still there; --sync processes them here instead of in the Celery worker. Dry run "
+        "(counts them) unless --commit."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--sync", action="store_true", help="process in this process")
+        parser.add_argument("--commit", action="store_true", help="queue or process the photos")
 
-    def handle(self, *args, sync: bool = False, **options) -> None:
+    def handle(self, *args, sync: bool = False, commit: bool = False, **options) -> None:
         photos = (
             ReportPhoto.objects.filter(redacted_at__isnull=True)
             .exclude(original="")
             .values_list("pk", flat=True)
         )
+        if not commit:
+            self.stdout.write(f"{photos.count()} photo(s) would be redacted.")
+            self.stdout.write(self.style.WARNING("Dry run: nothing done. Add --commit to do it."))
+            return
         count = 0
         for photo_id in photos.iterator():
             if sync:
