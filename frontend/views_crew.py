@@ -143,6 +143,14 @@ def _ticket_context(request: HttpRequest, report: Report) -> dict:
         "reasons": list(actions.REJECT_REASONS.items()),
         "idempotency_key": uuid.uuid4().hex,
         "can_start": report.status in (Report.Status.NEW, Report.Status.ASSIGNED),
+        # The ticket's map is drawn from these (kept with the page for offline use).
+        "ticket_marker": {
+            "id": report.pk,
+            "lat": report.location.y,
+            "lon": report.location.x,
+            "label": f"#{report.pk} {report.category.name}",
+        },
+        "depots": _depots(request.user),
     }
 
 

@@ -6,6 +6,7 @@ from django.contrib.gis.geos import Point
 from crews.services import report_dispatch
 from reports.models import Report
 from reports.services import report_create
+from tests.browser.test_resident_pages import axe_serious
 from tests.conftest import NEUSTADT_POINT, gps_exif, jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -66,14 +67,26 @@ def test_log_in_start_and_close_with_a_photo(dresden_committed, live_server, pag
     box = row.locator("a").bounding_box()
     assert box["height"] >= 44
     # The same queue on a map, with the depot and the tablet's position.
+    assert axe_serious(page) == []
     page.locator("[data-show=map]").tap()
     page.wait_for_selector("#queue-map path.ticket-marker")
+    # The switch switches: the list goes away and the map is on the screen, not far below.
+    assert page.locator("#queue-list").is_hidden()
+    map_box = page.locator("#queue-map").bounding_box()
+    assert map_box["y"] < TABLET["viewport"]["height"] and map_box["height"] >= 300
     assert page.locator("#queue-map path.depot-marker").count() == 1
     page.wait_for_selector("#queue-map path.here-marker")
     page.locator("[data-show=list]").tap()
+    assert page.locator("#queue-map").is_hidden() and page.locator("#queue-list").is_visible()
     row.locator("a").tap()
     page.wait_for_url(f"{base}/crew/tickets/{report.pk}/")
     assert page.get_attribute("a[href^='geo:']", "href").startswith("geo:51.06")
+    # The ticket's own map: the ticket, the depot and the tablet (about 220 m away).
+    page.wait_for_selector("#ticket-map path.this-ticket")
+    assert page.locator("#ticket-map path.depot-marker").count() == 1
+    page.wait_for_selector("#ticket-map path.here-marker")
+    assert "22" in page.inner_text("#position-status")
+    assert axe_serious(page) == []
 
     start = page.locator("form[data-crew-action=start] button")
     assert start.bounding_box()["height"] >= 44
@@ -114,6 +127,11 @@ def test_close_taken_offline_is_sent_once_when_back_online(
     page.reload()
 
     context.set_offline(True)
+    # A ticket loaded before still shows where it is, where the tablet is and the depot.
+    page.reload()
+    page.wait_for_selector("#ticket-map path.this-ticket")
+    assert page.locator("#ticket-map path.depot-marker").count() == 1
+    page.wait_for_selector("#ticket-map path.here-marker")
     page.locator("form[data-crew-action=start] button").tap()
     page.wait_for_selector("#outbox:not([hidden]) .outbox-item.waiting")
     # The close follows the start that is still waiting (it is sent with the start's version).

@@ -110,6 +110,8 @@
           b.setAttribute("aria-pressed", String(b === button));
         });
         if (showMap) ensureMap();
+        (showMap ? document.getElementById("queue-map") : document.getElementById("queue-list"))
+          .scrollIntoView({ block: "nearest" });
       });
     });
     locate(function (position) {
@@ -143,5 +145,35 @@
     if (bounds.length) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
   }
 
-  window.CrewMap = { queuePage: queuePage, planPage: planPage, haversine: haversine };
+  // One ticket: where it is, where the tablet is, where the depot is. Everything it needs is in
+  // the page (and Leaflet in the service worker's cache), so a ticket loaded earlier still
+  // shows its map without a connection; only the background tiles need the network.
+  function ticketPage() {
+    var item = json("ticket-marker", null);
+    if (!item || !document.getElementById("ticket-map")) return;
+    var map = baseMap("ticket-map"), bounds = [[item.lat, item.lon]];
+    var marker = L.circleMarker([item.lat, item.lon], {
+      radius: 14, color: "#111827", weight: 4, fillColor: "#f59e0b", fillOpacity: 1,
+      className: "ticket-marker this-ticket",
+    }).addTo(map);
+    marker.bindTooltip(item.label, { permanent: true, direction: "top", offset: [0, -14] });
+    depotMarkers(map, bounds);
+    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 17 });
+    var status = document.getElementById("position-status");
+    locate(function (position) {
+      var here = [position.coords.latitude, position.coords.longitude];
+      L.circleMarker(here, { radius: 9, color: "#fff", weight: 3, fillColor: "#16a34a",
+        fillOpacity: 1, className: "here-marker" }).addTo(map)
+        .bindTooltip(status ? status.dataset.here || "" : "");
+      bounds.push(here);
+      map.fitBounds(bounds, { padding: [40, 40], maxZoom: 17 });
+      if (status && status.dataset.distance) {
+        var metres = Math.round(haversine(here[0], here[1], item.lat, item.lon));
+        status.textContent = status.dataset.distance.replace("{m}", metres);
+      }
+      document.getElementById("ticket-map").dataset.here = "1";
+    });
+  }
+
+  window.CrewMap = { queuePage: queuePage, planPage: planPage, ticketPage: ticketPage, haversine: haversine };
 })();
