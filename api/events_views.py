@@ -22,6 +22,8 @@ from api.events_serializers import (
 from events.ical import events_to_ical
 from events.selectors import event_get, event_search, pickup_check
 
+# The export holds at most this many matches, the soonest first; a cut list says so inside the
+# file (calendar DESCRIPTION) and in the X-Total-Count / X-Included-Count headers.
 ICS_MAX_EVENTS = 1000
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
@@ -55,8 +57,10 @@ class EventListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-def ical_response(events, *, name: str, filename: str) -> HttpResponse:
-    response = HttpResponse(events_to_ical(events=events, name=name), content_type=ICS_CONTENT_TYPE)
+def ical_response(events, *, name: str, filename: str, note: str = "") -> HttpResponse:
+    response = HttpResponse(
+        events_to_ical(events=events, name=name, note=note), content_type=ICS_CONTENT_TYPE
+    )
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     response["Cache-Control"] = "public, max-age=900"
     return response
@@ -71,8 +75,23 @@ class EventCalendarApi(APIView):
         tags=["events"],
     )
     def get(self, request: Request) -> HttpResponse:
-        events = event_search(**search_from_query(request.query_params))[:ICS_MAX_EVENTS]
-        return ical_response(events, name=_("Events – civicmap"), filename="events.ics")
+        matches = event_search(**search_from_query(request.query_params))
+        events = list(matches[: ICS_MAX_EVENTS + 1])
+        total = len(events)
+        note = ""
+        if total > ICS_MAX_EVENTS:
+            events = events[:ICS_MAX_EVENTS]
+            total = matches.count()
+            note = _(
+                "This calendar holds the first %(included)s of %(total)s matching events. "
+                "Narrow the search (dates, place, category) to get the others."
+            ) % {"included": ICS_MAX_EVENTS, "total": total}
+        response = ical_response(
+            events, name=_("Events – civicmap"), filename="events.ics", note=note
+        )
+        response["X-Total-Count"] = str(total)
+        response["X-Included-Count"] = str(len(events))
+        return response
 
 
 @extend_schema(tags=["events"], summary="One event (GeoJSON Feature)")

@@ -5,9 +5,14 @@
 """
 
 import logging
+import re
+import signal
+import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic as time_monotonic
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -22,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 FEED_NOT_ICALENDAR = "This is not an iCalendar feed (no BEGIN:VCALENDAR): {detail}"
 FEED_UNREADABLE = "The feed could not be read as iCalendar: {detail}"
-FEED_RECURRENCE_BROKEN = "The recurring events of the feed could not be expanded: {detail}"
 
 MAX_TITLE = 500
 MAX_UID = 500
@@ -134,6 +138,8 @@ class ParsedEvent:
 class ParseResult:
     events: list[ParsedEvent] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Read, but not exactly as written (a repeated property, a series cut at the cap).
+    notes: list[str] = field(default_factory=list)
     name: str = ""
 
 
@@ -246,66 +252,289 @@ def _occurrence(component: icalendar.cal.Component, recurring: bool) -> ParsedEv
     )
 
 
-def feed_parse(data: bytes | str, *, now: datetime, days: int = 180) -> ParseResult:
+# Expansion limits: a feed may hold RRULE:FREQ=SECONDLY without COUNT or UNTIL.
+MAX_OCCURRENCES_PER_SERIES = 1000
+MAX_OCCURRENCES_PER_FEED = 20000
+# dateutil walks every repetition from DTSTART on, also those before the window.
+MAX_REPETITIONS_WALKED = 100_000
+PARSE_SECONDS = 30
+# Properties an event has at most once (RFC 5545 3.6.1); a feed that repeats one keeps the first.
+SINGLE_PROPERTIES = (
+    "UID",
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "RECURRENCE-ID",
+    "SUMMARY",
+    "DESCRIPTION",
+    "LOCATION",
+    "GEO",
+    "STATUS",
+    "URL",
+    "ORGANIZER",
+    "DTSTAMP",
+)
+FREQUENCY_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86400,
+    "WEEKLY": 7 * 86400,
+    "MONTHLY": 28 * 86400,
+    "YEARLY": 365 * 86400,
+}
+FEED_NUL = (
+    "The feed contains a NUL byte (at character {position}), which iCalendar text may not "
+    "contain; the file is damaged or not text."
+)
+FEED_TOO_SLOW = (
+    "Reading the feed took longer than {seconds} seconds (the limit per feed); its "
+    "recurring events repeat too often to expand."
+)
+SERIES_TOO_DENSE = (
+    "event {uid} repeats every {every} since {since}: more than {limit} repetitions before "
+    "the import window; skipped"
+)
+SERIES_CUT = (
+    "event {uid} repeats more often than {limit} times in the import window; occurrences up "
+    "to {until} imported"
+)
+FEED_CUT = "the feed has more than {limit} occurrences in the import window; the rest is left out"
+EVENT_UNREADABLE = "event {uid} could not be read and was skipped: {detail}"
+PROPERTY_REPEATED = "event {uid} has {name} {count} times; the first one counts"
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """A hard limit where the process can have one (the main thread of a command or a worker
+    process): dateutil may spend a long time inside a single call."""
+    armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if not armed:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _decode(data: bytes | str) -> str:
+    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        raise FeedBroken(FEED_NUL.format(position=text.index("\x00")))
+    return text
+
+
+def _repetition_seconds(component: icalendar.cal.Component) -> float | None:
+    """Roughly how many seconds lie between two repetitions of the event's RRULE (BYxxx lists
+    finer than the frequency multiply it), or None without an RRULE."""
+    rules = component.get("RRULE")
+    if rules is None:
+        return None
+    rules = rules if isinstance(rules, list) else [rules]
+    shortest = None
+    for rule in rules:
+        try:
+            frequency = str(rule.get("FREQ", ["DAILY"])[0]).upper()
+            interval = max(int(rule.get("INTERVAL", [1])[0]), 1)
+        except (TypeError, ValueError, IndexError):
+            continue
+        seconds = FREQUENCY_SECONDS.get(frequency, 86400) * interval
+        for part, unit in (("BYSECOND", 1), ("BYMINUTE", 60), ("BYHOUR", 3600)):
+            values = rule.get(part) or []
+            if values and unit < seconds:
+                seconds /= len(values)
+        shortest = seconds if shortest is None else min(shortest, seconds)
+    return shortest
+
+
+def _every(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}(s)"
+    return f"{seconds:g} second(s)"
+
+
+def _series_window(
+    uid: str, components: list, *, now: datetime, horizon: datetime, result: "ParseResult"
+) -> datetime | None:
+    """The end of the window to expand this series over: the feed's horizon, earlier when
+    the series repeats so often that the cap would be passed; None when even reaching the
+    window would walk too many repetitions."""
+    master = next((c for c in components if c.get("RRULE") is not None), None)
+    if master is None:
+        return horizon
+    every = _repetition_seconds(master)
+    try:
+        since = _aware(master["DTSTART"].dt)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return horizon  # unreadable start: the expansion reports it
+    if not every:
+        return horizon
+    before = max((now - since).total_seconds(), 0) / every
+    if before > MAX_REPETITIONS_WALKED:
+        result.skipped.append(
+            SERIES_TOO_DENSE.format(
+                uid=uid, every=_every(every), since=since.date(), limit=MAX_REPETITIONS_WALKED
+            )
+        )
+        return None
+    start = max(now, since)
+    if (horizon - start).total_seconds() / every > MAX_OCCURRENCES_PER_SERIES:
+        end = start + timedelta(seconds=every * MAX_OCCURRENCES_PER_SERIES)
+        result.notes.append(
+            SERIES_CUT.format(uid=uid, limit=MAX_OCCURRENCES_PER_SERIES, until=end.isoformat())
+        )
+        return end
+    return horizon
+
+
+def _calendar_of(timezones: list, components: list) -> icalendar.Calendar:
+    calendar = icalendar.Calendar()
+    for component in [*timezones, *components]:
+        calendar.add_component(component)
+    return calendar
+
+
+def feed_parse(
+    data: bytes | str, *, now: datetime, days: int = 180, seconds: float = PARSE_SECONDS
+) -> ParseResult:
     """Every event of the feed that takes place between `now` and `now + days`, recurring ones
     expanded (EXDATE left out, RECURRENCE-ID overrides applied). Raises `FeedBroken` when the
-    feed as a whole is unusable; single unusable entries are skipped and listed."""
-    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    feed as a whole is unusable (not iCalendar, NUL bytes, over the time limit); a single
+    unusable event is skipped and listed, the others are kept.
+
+    Each event (UID) is expanded on its own, so one broken or runaway series cannot take the
+    rest of the feed with it; a series is cut at MAX_OCCURRENCES_PER_SERIES occurrences, a
+    feed at MAX_OCCURRENCES_PER_FEED, and the whole reading at `seconds`."""
+    text = _decode(data)
     if "BEGIN:VCALENDAR" not in text[:2000].upper():
         raise FeedBroken(FEED_NOT_ICALENDAR.format(detail=repr(text.strip()[:80])))
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        with _time_limit(seconds):
+            return _parse(text, now=now, days=days, deadline=time_monotonic() + seconds)
+    except _TooSlow:
+        raise FeedBroken(FEED_TOO_SLOW.format(seconds=seconds)) from None
+
+
+def _parse(text: str, *, now: datetime, days: int, deadline: float) -> ParseResult:
+    try:
+        # A stream may hold several VCALENDARs (RFC 5545 3.4): their events are read together.
+        several = len(re.findall(r"^BEGIN:VCALENDAR\s*$", text, re.IGNORECASE | re.MULTILINE)) > 1
+        calendars = (
+            icalendar.Calendar.from_ical(text, multiple=True)
+            if several
+            else [icalendar.Calendar.from_ical(text)]
+        )
+    except _TooSlow:
+        raise
     except Exception as exc:  # noqa: BLE001 - icalendar raises many kinds of errors
         raise FeedBroken(FEED_UNREADABLE.format(detail=exc)) from exc
-    if isinstance(calendar, list):
-        calendar = calendar[0]
+    if not calendars:
+        raise FeedBroken(FEED_NOT_ICALENDAR.format(detail=repr(text.strip()[:80])))
+    calendar = calendars[0]
+    for other in calendars[1:]:
+        calendar.subcomponents.extend(other.subcomponents)
     result = ParseResult(name=_text(calendar, "X-WR-CALNAME"))
-    recurring_uids: set[str] = set()
-    for component in list(calendar.subcomponents):
-        if component.name != "VEVENT":
-            continue
-        problem = None
-        if not _text(component, "UID"):
-            problem = f"an event without UID ('{_text(component, 'SUMMARY')}')"
-        elif len(_text(component, "UID")) > MAX_UID:
-            problem = f"an event with a UID longer than {MAX_UID} characters"
-        elif component.get("DTSTART") is None:
-            problem = f"event {_text(component, 'UID')} has no DTSTART"
-        if problem:
-            result.skipped.append(problem)
-            calendar.subcomponents.remove(component)
-            continue
-        if any(component.get(name) is not None for name in ("RRULE", "RDATE", "RECURRENCE-ID")):
-            recurring_uids.add(_text(component, "UID"))
-    try:
-        occurrences = recurring_ical_events.of(calendar).between(now, now + timedelta(days=days))
-    except Exception as exc:  # noqa: BLE001 - bad RRULEs surface as many kinds of errors
-        raise FeedBroken(FEED_RECURRENCE_BROKEN.format(detail=exc)) from exc
-    seen: dict[tuple[str, str], ParsedEvent] = {}
-    for component in occurrences:
+    timezones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    series: dict[str, list] = {}
+    for component in calendar.subcomponents:
         if component.name != "VEVENT":
             continue
         uid = _text(component, "UID")
-        try:
-            event = _occurrence(component, uid in recurring_uids)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            result.skipped.append(f"event {uid}: {exc}")
+        for name in SINGLE_PROPERTIES:
+            value = component.get(name)
+            if isinstance(value, list):
+                result.notes.append(PROPERTY_REPEATED.format(uid=uid, name=name, count=len(value)))
+                component[name] = value[0]
+        uid = _text(component, "UID")
+        problem = None
+        if not uid:
+            problem = f"an event without UID ('{_text(component, 'SUMMARY')}')"
+        elif len(uid) > MAX_UID:
+            problem = f"an event with a UID longer than {MAX_UID} characters"
+        elif component.get("DTSTART") is None:
+            problem = f"event {uid} has no DTSTART"
+        if problem:
+            result.skipped.append(problem)
             continue
-        if event.key in seen:
-            result.skipped.append(f"event {uid} appears twice; the later entry counts")
-        seen[event.key] = event
+        series.setdefault(uid, []).append(component)
+    horizon = now + timedelta(days=days)
+    seen: dict[tuple[str, str], ParsedEvent] = {}
+    for uid, components in series.items():
+        if len(seen) >= MAX_OCCURRENCES_PER_FEED:
+            result.notes.append(FEED_CUT.format(limit=MAX_OCCURRENCES_PER_FEED))
+            break
+        if time_monotonic() > deadline:
+            raise _TooSlow
+        recurring = any(
+            c.get(name) is not None
+            for c in components
+            for name in ("RRULE", "RDATE", "RECURRENCE-ID")
+        )
+        end = _series_window(uid, components, now=now, horizon=horizon, result=result)
+        if end is None:
+            continue
+        try:
+            occurrences = recurring_ical_events.of(_calendar_of(timezones, components)).between(
+                now, end
+            )
+            events = [_occurrence(c, recurring) for c in occurrences if c.name == "VEVENT"]
+        except _TooSlow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - bad dates and rules surface as many errors
+            result.skipped.append(EVENT_UNREADABLE.format(uid=uid, detail=exc))
+            continue
+        for event in events[:MAX_OCCURRENCES_PER_SERIES]:
+            if event.key in seen:
+                result.skipped.append(f"event {uid} appears twice; the later entry counts")
+            seen[event.key] = event
     result.events = sorted(seen.values(), key=lambda e: (e.start, e.uid, e.recurrence_key))
     return result
 
 
 def export_uid(event: Event) -> str:
-    """Each exported occurrence is a calendar entry of its own, so it needs its own UID."""
-    return f"{event.uid}/{event.recurrence_key}" if event.recurrence_key else event.uid
+    """Each exported occurrence is a calendar entry of its own, so it needs its own UID; two
+    feeds may use the same UID, so the feed is part of it. Stable across exports, so a
+    subscribed calendar updates its entries instead of duplicating them."""
+    own = f"{event.uid}/{event.recurrence_key}" if event.recurrence_key else event.uid
+    return f"feed-{event.feed_id}/{own}"
+
+
+def _dates(event: Event, tz: ZoneInfo) -> dict:
+    """DTSTART with DTEND after it (RFC 5545 3.6.1), or DURATION:PT0S for an instant; all-day
+    events as dates, ending on the next day at the earliest."""
+    if event.all_day:
+        start = event.start.astimezone(tz).date()
+        end = event.end.astimezone(tz).date()
+        return {"dtstart": start, "dtend": max(end, start + timedelta(days=1))}
+    start = event.start.astimezone(tz)
+    if event.end > event.start:
+        return {"dtstart": start, "dtend": event.end.astimezone(tz)}
+    return {"dtstart": start, "duration": timedelta(0)}
 
 
 def events_to_ical(
-    *, events: Iterable[Event], name: str = "civicmap", now: datetime | None = None
+    *,
+    events: Iterable[Event],
+    name: str = "civicmap",
+    now: datetime | None = None,
+    note: str = "",
 ) -> bytes:
+    """A calendar of `events`. `note` (e.g. that the list was cut) is written into the file as
+    the calendar's DESCRIPTION (RFC 7986) and X-WR-CALDESC, where calendar apps show it."""
     now = now or timezone.now()
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//civicmap//events//EN")
@@ -316,18 +545,22 @@ def events_to_ical(
     calendar.add("x-wr-timezone", settings.TIME_ZONE)
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")
+    if note:
+        calendar.add("description", note)
+        calendar.add("x-wr-caldesc", note)
     tz = _tz()
+    uids: set[str] = set()
     for event in events:
         entry = icalendar.Event()
-        entry.add("uid", export_uid(event))
+        uid = export_uid(event)
+        if uid in uids:  # cannot happen for stored events (unique by feed, UID, occurrence)
+            uid = f"{uid}#{event.pk}"
+        uids.add(uid)
+        entry.add("uid", uid)
         entry.add("dtstamp", now)
         entry.add("summary", event.title)
-        if event.all_day:
-            entry.add("dtstart", event.start.astimezone(tz).date())
-            entry.add("dtend", event.end.astimezone(tz).date())
-        else:
-            entry.add("dtstart", event.start.astimezone(tz))
-            entry.add("dtend", event.end.astimezone(tz))
+        for prop, value in _dates(event, tz).items():
+            entry.add(prop, value)
         if event.description:
             entry.add("description", event.description)
         if event.venue_name:

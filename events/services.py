@@ -22,6 +22,7 @@ from events.models import CATEGORY_LABELS, Event, Feed, Venue
 logger = logging.getLogger(__name__)
 
 FEED_BROKEN = "Feed '{source}' is broken; previously imported events are kept. {detail}"
+FEED_FAILED = "Feed '{source}' failed ({error}); previously imported events are kept."
 FEED_UNREACHABLE = "Feed '{source}' could not be fetched: {detail}"
 FEED_NOT_FOUND = "Feed file '{path}' does not exist."
 FEED_TOO_LARGE = "Feed '{source}' is larger than {limit} bytes."
@@ -68,6 +69,7 @@ class ImportSummary:
     cancelled: int = 0
     without_location: int = 0
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     committed: bool = True
 
     @property
@@ -215,6 +217,13 @@ def feed_import(
         if commit:
             _feed_failed(source=source, message=message, now=now)
         raise ValidationError(message) from exc
+    except Exception as exc:
+        # Whatever else a hostile feed finds in the parsers: this feed fails, the run goes on.
+        logger.exception("Feed %s could not be parsed", source)
+        message = FEED_FAILED.format(source=source, error=f"{type(exc).__name__}: {exc}")
+        if commit:
+            _feed_failed(source=source, message=message, now=now)
+        raise ValidationError(message) from exc
     if progress:
         progress(f"Parsed {len(parsed.events)} events from {source}.")
     with transaction.atomic():
@@ -226,6 +235,7 @@ def feed_import(
             progress=progress,
         )
         summary.skipped = parsed.skipped
+        summary.notes = parsed.notes
         summary.committed = commit
         feed = Feed.objects.get(source=source)
         feed.last_run_at = feed.last_success_at = now

@@ -1,3 +1,4 @@
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from events.services import (
     feed_import_source,
     venues_import,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -62,9 +65,16 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"  FAILED: {message}"))
                 failed.append(source)
                 continue
+            except Exception as exc:  # noqa: BLE001 - one feed never stops the others
+                logger.exception("Feed %s failed", source)
+                self.stderr.write(self.style.ERROR(f"  FAILED: {type(exc).__name__}: {exc}"))
+                failed.append(source)
+                continue
             self.stdout.write(self.style.SUCCESS(f"  {summary}"))
             for problem in summary.skipped:
                 self.stdout.write(self.style.WARNING(f"  skipped: {problem}"))
+            for note in summary.notes:
+                self.stdout.write(self.style.WARNING(f"  note: {note}"))
         if not commit:
             self.stdout.write(self.style.WARNING("Dry run: nothing saved. Add --commit to save."))
         if failed:
