@@ -114,6 +114,17 @@ REPORT_SUBMIT_RATE_PER_IP = _str("REPORT_SUBMIT_RATE_PER_IP", "30/hour")
 REPORT_SUBMIT_RATE_PER_EMAIL = _str("REPORT_SUBMIT_RATE_PER_EMAIL", "10/hour")
 REPORT_FLAG_RATE_PER_IP = _str("REPORT_FLAG_RATE_PER_IP", "10/hour")
 REPORT_SUBMIT_RATE = _str("REPORT_SUBMIT_RATE", "60/hour")  # confirmation mails per client
+# Work still to do after a commit (reports.outbox, photo processing): the Celery beat sweep runs
+# every OUTBOX_SWEEP_SECONDS and sends again what has been pending longer than
+# OUTBOX_SWEEP_AGE_SECONDS; a failed item waits OUTBOX_RETRY_SECONDS x 2^(attempts-1) and is given
+# up (kept, with its error) after OUTBOX_MAX_ATTEMPTS.
+OUTBOX_SWEEP_SECONDS = _float("OUTBOX_SWEEP_SECONDS", 60)
+OUTBOX_SWEEP_AGE_SECONDS = _float("OUTBOX_SWEEP_AGE_SECONDS", 180)
+OUTBOX_RETRY_SECONDS = _float("OUTBOX_RETRY_SECONDS", 30)
+OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 10)
+# The longest a task may run (hard limit, seconds); the broker gives an unacknowledged message
+# to another worker a minute after that (visibility timeout).
+CELERY_TASK_TIME_LIMIT = _int("CELERY_TASK_TIME_LIMIT", 300)
 # Production hardening: HTTPS=1 behind TLS turns on HSTS, secure cookies and the SSL redirect.
 HTTPS = _bool("HTTPS", False)
 SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and HTTPS)
@@ -377,13 +388,25 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
+# Loss-free delivery: a task is acknowledged only when it is done, and given back to the broker
+# when its worker process dies; a worker takes one message at a time. An unacknowledged message
+# (its worker was killed) goes to another worker after the visibility timeout, a little above the
+# longest task (CELERY_TASK_TIME_LIMIT). What is lost anyway (Redis restarted without its data)
+# is sent again by the outbox sweep: the work is a row in PostgreSQL.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    # A web process with the broker down fails fast (the sweep sends the message later).
+    "socket_connect_timeout": 2,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Queues by kind of work, so each can get its own workers (scale-out: docs/scaling.md): photos
 # (CPU-heavy, acks_late + prefetch 1 above), notifications (e-mail), imports (feeds).
 CELERY_TASK_ROUTES = {
     "reports.tasks.report_photo_process_task": {"queue": "photos"},
-    "reports.tasks.report_tracking_email_task": {"queue": "notifications"},
     "events.tasks.event_feed_import_task": {"queue": "imports"},
     "events.tasks.events_refresh_feeds_task": {"queue": "imports"},
 }
@@ -395,6 +418,10 @@ CELERY_BEAT_SCHEDULE = {
     "crews-escalate": {
         "task": "crews.tasks.escalation_run_task",
         "schedule": crontab(minute="*/5"),
+    },
+    "reports-outbox-sweep": {
+        "task": "reports.tasks.outbox_sweep_task",
+        "schedule": OUTBOX_SWEEP_SECONDS,
     },
     "reports-retention": {
         "task": "reports.tasks.retention_run_task",

@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -236,9 +237,19 @@ class ReportPhoto(models.Model):
     redaction_error = models.TextField(blank=True)
     # Staff hid the photo; the public sees "hidden by the city" instead.
     hidden_reason = models.CharField(max_length=300, blank=True)
+    # When processing was last asked for: a photo still pending long after it is queued again by
+    # the sweep (`reports.services.photos_pending_requeue`).
+    queued_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["queued_at"],
+                name="photo_pending_idx",
+                condition=models.Q(state="pending"),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} photo of report {self.report_id}"
@@ -335,3 +346,38 @@ class ReportFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on report {self.report_id}"
+
+
+class OutboxItem(models.Model):
+    """Work still to do after a commit (a mail, a push, a cache delete): a row written in the
+    same transaction as the change it follows, done by `reports.outbox` (see there)."""
+
+    kind = models.CharField(max_length=50)
+    report = models.ForeignKey(
+        Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Not before: the sweep leaves an item alone until then (retry back-off).
+    run_after = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["run_after"],
+                name="outbox_pending_idx",
+                condition=models.Q(done_at__isnull=True),
+            ),
+            models.Index(
+                fields=["kind", "report"],
+                name="outbox_pending_kind_idx",
+                condition=models.Q(done_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({'done' if self.done_at else 'pending'})"

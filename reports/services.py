@@ -23,6 +23,7 @@ from districts.selectors import (
     point_in_service_area,
 )
 from reports.geo import public_point
+from reports.handlers import TRACKING_MAIL
 from reports.models import (
     Category,
     IdempotencyKey,
@@ -31,6 +32,7 @@ from reports.models import (
     ReportFlag,
     ReportPhoto,
 )
+from reports.outbox import SWEEP_BATCH, outbox_enqueue, task_send
 from reports.photos import PhotoInfo, open_upright, render_public_copies, validate_photo
 
 logger = logging.getLogger(__name__)
@@ -193,12 +195,10 @@ def _store_photo(
     return photo
 
 
-def _queue_tracking_email(report_id: int) -> None:
+def _queue_tracking_email(report: Report) -> None:
     """Send the tracking link once the report is committed, in the submitter's language."""
-    from reports.tasks import report_tracking_email_task  # tasks import services
-
     language = get_language() or settings.LANGUAGE_CODE
-    transaction.on_commit(lambda: report_tracking_email_task.delay(report_id, language))
+    outbox_enqueue(kind=TRACKING_MAIL, report=report, payload={"language": language})
 
 
 def reporter_language() -> str:
@@ -208,10 +208,32 @@ def reporter_language() -> str:
     return language if language in supported else settings.LANGUAGE_CODE
 
 
-def _queue_photo_processing(photo_id: int) -> None:
+def _queue_photo_processing(photo_id: int, detect: bool = True) -> None:
+    """After commit: ask a worker to process the photo. If the broker is unreachable the photo
+    stays pending and the sweep queues it again (`photos_pending_requeue`)."""
     from reports.tasks import report_photo_process_task  # tasks import services
 
-    report_photo_process_task.delay(photo_id)
+    task_send(report_photo_process_task, (photo_id, detect) if not detect else (photo_id,))
+
+
+def photos_pending_requeue(*, now: datetime | None = None) -> int:
+    """Queue again every photo still pending OUTBOX_SWEEP_AGE_SECONDS after it was queued (its
+    message was lost, or its worker died). Returns how many were queued."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.OUTBOX_SWEEP_AGE_SECONDS)
+    with transaction.atomic():
+        due = list(
+            ReportPhoto.objects.select_for_update(skip_locked=True)
+            .filter(state=ReportPhoto.State.PENDING, queued_at__lte=cutoff)
+            .order_by("queued_at")
+            .values_list("pk", "redacted_at")[:SWEEP_BATCH]
+        )
+        ReportPhoto.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
+    # Never rendered: detect faces and plates; rendered before: staff boxes only.
+    sent = sum(_queue_photo_processing(pk, redacted is None) is not False for pk, redacted in due)
+    if due:
+        logger.info("photo sweep: %d pending photo(s) queued again", len(due))
+    return sent
 
 
 def report_create(
@@ -293,7 +315,7 @@ def report_create(
                 )
             event_record(report=report, kind=ReportEvent.Kind.CREATED, actor=actor, to_status=S.NEW)
             if report.reporter_email:
-                _queue_tracking_email(report.pk)
+                _queue_tracking_email(report)
             stored = [
                 _store_photo(report=report, upload=upload, info=info)
                 for upload, info in zip(photos, infos, strict=True)
@@ -533,6 +555,10 @@ def report_photo_process(*, photo_id: int, detect: bool = True) -> ReportPhoto |
     if photo is None:
         logger.warning("photo %s vanished before processing", photo_id)
         return None
+    if photo.state != ReportPhoto.State.PENDING:
+        # A second message for the same work (redelivered, or queued again by the sweep).
+        logger.info("photo %s is %s already; nothing to do", photo_id, photo.state)
+        return photo if photo.state == ReportPhoto.State.READY else None
     if not photo.original:
         logger.warning("photo %s has no original any more; nothing to render", photo_id)
         return None
@@ -720,7 +746,8 @@ def photo_moderate(
             raise ValidationError(BLUR_NO_ORIGINAL)
         photo.hidden_reason = ""
         photo.state = ReportPhoto.State.PENDING
-        photo.save(update_fields=["hidden_reason", "state"])
+        photo.queued_at = timezone.now()
+        photo.save(update_fields=["hidden_reason", "state", "queued_at"])
         photo_id = photo.pk
         transaction.on_commit(lambda: _queue_photo_render(photo_id))
     event_record(
@@ -760,8 +787,8 @@ def photo_blur_boxes_set(
     cleaned = clean_boxes(boxes)
     photo.blur_boxes = cleaned
     photo.state = ReportPhoto.State.PENDING
-    photo.redacted_at = timezone.now()
-    photo.save(update_fields=["blur_boxes", "state", "redacted_at"])
+    photo.redacted_at = photo.queued_at = timezone.now()
+    photo.save(update_fields=["blur_boxes", "state", "redacted_at", "queued_at"])
     event_record(
         report=photo.report,
         kind=ReportEvent.Kind.NOTE,
@@ -776,9 +803,7 @@ def photo_blur_boxes_set(
 
 
 def _queue_photo_render(photo_id: int) -> None:
-    from reports.tasks import report_photo_process_task
-
-    report_photo_process_task.delay(photo_id, False)
+    _queue_photo_processing(photo_id, detect=False)
 
 
 # --- retention and the resident's own data ----------------------------------------------------

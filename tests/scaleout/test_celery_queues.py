@@ -219,7 +219,7 @@ def test_each_queue_has_its_own_worker(workers, media, tmp_path):
         return (
             photo.state == ReportPhoto.State.READY
             and Event.objects.filter(uid="scaleout-1").exists()
-            and _succeeded(workers[GENERAL], "reports.tasks.report_tracking_email_task") == 1
+            and _succeeded(workers[GENERAL], "reports.tasks.outbox_item_run_task") == 1
         )
 
     _wait(done, workers, "the photo, the e-mail and the import")
@@ -227,7 +227,7 @@ def test_each_queue_has_its_own_worker(workers, media, tmp_path):
     assert _succeeded(photo_worker, "reports.tasks.report_photo_process_task") == 1
     assert _succeeded(general, "reports.tasks.report_photo_process_task") == 0
     assert _succeeded(general, "events.tasks.event_feed_import_task") == 1
-    for task in ("reports.tasks.report_tracking_email_task", "events.tasks.event_feed_import_task"):
+    for task in ("reports.tasks.outbox_item_run_task", "events.tasks.event_feed_import_task"):
         assert f"Received task: {task}[" not in photo_worker.text()
     # The e-mail was sent by the general worker (console backend: it is in that worker's log).
     assert report.tracking_token in general.text()

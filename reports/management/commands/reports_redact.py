@@ -1,6 +1,7 @@
 """Blur faces and number plates on photos stored before automatic redaction existed."""
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from reports.models import ReportPhoto
 from reports.tasks import report_photo_process_task
@@ -27,8 +28,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{photos.count()} photo(s) would be redacted.")
             self.stdout.write(self.style.WARNING("Dry run: nothing done. Add --commit to do it."))
             return
+        # The work is a row: pending photos are processed (and swept again if a message is lost);
+        # until then they are not public, as their copies were made without redaction.
+        ids = list(photos)
+        ReportPhoto.objects.filter(pk__in=ids).update(
+            state=ReportPhoto.State.PENDING, queued_at=timezone.now()
+        )
         count = 0
-        for photo_id in photos.iterator():
+        for photo_id in ids:
             if sync:
                 report_photo_process_task(photo_id)
             else:

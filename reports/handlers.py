@@ -1,0 +1,14 @@
+"""What the outbox does for reports (`reports.outbox`); imported by `ReportsConfig.ready()`."""
+
+from reports.emails import tracking_email_send
+from reports.models import OutboxItem, Report
+from reports.outbox import outbox_handler
+
+TRACKING_MAIL = "report_tracking_mail"
+
+
+@outbox_handler(TRACKING_MAIL, queue="notifications")
+def tracking_mail(item: OutboxItem) -> None:
+    report = Report.objects.select_related("category").filter(pk=item.report_id).first()
+    if report is not None:  # gone, or its contact erased: nothing to send
+        tracking_email_send(report=report, language=item.payload.get("language"))
