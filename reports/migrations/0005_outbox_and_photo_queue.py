@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0003_open_category_location_gist'),
+        ('reports', '0004_reportflag_add_photo_missing'),
     ]
 
     operations = [
