@@ -11,4 +11,4 @@ TRACKING_MAIL = "report_tracking_mail"
 def tracking_mail(item: OutboxItem) -> None:
     report = Report.objects.select_related("category").filter(pk=item.report_id).first()
     if report is not None:  # gone, or its contact erased: nothing to send
-        tracking_email_send(report=report, language=item.payload.get("language"))
+        tracking_email_send(report=report, language=item.payload.get("language") or report.language)

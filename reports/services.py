@@ -197,8 +197,7 @@ def _store_photo(
 
 def _queue_tracking_email(report: Report) -> None:
     """Send the tracking link once the report is committed, in the submitter's language."""
-    language = get_language() or settings.LANGUAGE_CODE
-    outbox_enqueue(kind=TRACKING_MAIL, report=report, payload={"language": language})
+    outbox_enqueue(kind=TRACKING_MAIL, report=report, payload={"language": reporter_language()})
 
 
 def reporter_language() -> str:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0004_reportflag_add_photo_missing'),
+        ('reports', '0006_reportflag_kind_crew_answer'),
     ]
 
     operations = [
