@@ -373,9 +373,9 @@ _DISTRICTS_VERSION = "SELECT count(*), max(updated_at) FROM districts_district"
 @require_GET
 def districts_geojson(request: HttpRequest) -> HttpResponse:
     """The district boundaries as a GeoJSON FeatureCollection (properties code, name, kind),
-    built and simplified by PostGIS; what the maps draw as their districts layer (the pages
-    load it from here instead of carrying it in their HTML). ETag and Last-Modified from the
-    newest change, so a revalidation is one aggregate and a 304."""
+    simplified together as a coverage (districts.selectors); what the maps draw as their
+    districts layer (the pages load it from here instead of carrying it in their HTML). ETag
+    and Last-Modified from the newest change, so a revalidation is one aggregate and a 304."""
     with connections[tiles.read_alias()].cursor() as cursor:
         cursor.execute(_DISTRICTS_VERSION)
         count, newest = cursor.fetchone()

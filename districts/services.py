@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from districts.coverage import coverage_problems, to_shapely
 from districts.models import (
     PART_CELLS_PER_DEGREE,
     PART_MAX_VERTICES,
@@ -30,6 +31,10 @@ IMPORT_FILE_UNREADABLE = (
 IMPORT_NOT_POLYGON = "Layer '{layer}' holds {geom_type} geometries; districts need polygons."
 IMPORT_FIELD_MISSING = "Layer '{layer}' has no field '{field}'. Fields found: {fields}."
 IMPORT_EMPTY = "Layer '{layer}' has no features."
+IMPORT_NOT_A_COVERAGE = (
+    "The district boundaries do not tile the area without gaps or overlaps: {places}. "
+    "Fix the boundary file and import it again."
+)
 PARTS_TOO_FEW_VERTICES = "Parts need at least 5 vertices each (ST_Subdivide), not {n}."
 
 
@@ -96,6 +101,18 @@ def _geometry_4326(feature) -> MultiPolygon:
     return _as_multipolygon(geos)
 
 
+def _check_coverage(layer, name_field: str) -> None:
+    """Refuse boundaries that overlap, whose shared edges differ, or that enclose a gap: a report
+    there would get two districts, or none. Checked before anything is written."""
+    named = [
+        (str(feature.get(name_field)).strip(), to_shapely(_geometry_4326(feature)))
+        for feature in layer
+    ]
+    problems = coverage_problems(named)
+    if problems:
+        raise ValidationError(IMPORT_NOT_A_COVERAGE.format(places="; ".join(problems)))
+
+
 @transaction.atomic
 def district_import(
     *,
@@ -112,6 +129,7 @@ def district_import(
     _source, layer = _open_layer(Path(path), layer_index)
     for name in (name_field, code_field, kind_field, parent_field):
         _require_field(layer, name)
+    _check_coverage(layer, name_field)
     result = ImportResult()
     total = len(layer)
     for number, feature in enumerate(layer, start=1):
