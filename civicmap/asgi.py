@@ -1,6 +1,14 @@
+import multiprocessing
 import os
 
 from django.core.asgi import get_asgi_application
+
+from core.process import exit_with_parent
+
+if (parent := multiprocessing.parent_process()) is not None and parent.pid:
+    # A worker process of `uvicorn --workers N`: end with the master, never outlive it holding
+    # the port (a supervisor restarts the master, which then starts new workers).
+    exit_with_parent(parent_pid=parent.pid)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicmap.settings")
 application = get_asgi_application()
