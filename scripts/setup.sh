@@ -513,10 +513,13 @@ setup_redis() {
         say "Redis: using the server at $host:$port"
         return 0
     fi
-    mkdir -p "$VAR_DIR"
-    say "Redis: starting redis-server on $host:$port (no persistence, log: var/redis.log)"
-    redis-server --daemonize yes --bind "$host" --port "$port" --save "" --appendonly no \
-        --dir "$VAR_DIR" --logfile "$VAR_DIR/redis.log" --pidfile "$VAR_DIR/redis.pid" >/dev/null
+    mkdir -p "$VAR_DIR/redis"
+    # Append-only file (fsync every second): queued tasks survive a Redis restart. noeviction:
+    # a full Redis refuses writes instead of silently dropping queued tasks (docs/operations.md).
+    say "Redis: starting redis-server on $host:$port (append-only file in var/redis, log: var/redis.log)"
+    redis-server --daemonize yes --bind "$host" --port "$port" --save "" \
+        --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+        --dir "$VAR_DIR/redis" --logfile "$VAR_DIR/redis.log" --pidfile "$VAR_DIR/redis.pid" >/dev/null
     for ((i = 0; i < 40; i++)); do
         redis_answers "$host" "$port" && return 0
         sleep 0.25
