@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
@@ -54,11 +55,9 @@ AFTER_PHOTO_MAX_METERS = 100
 PHOTO_CLOCK_TOLERANCE = timedelta(minutes=10)
 DUPLICATE_MAX_METERS = 50
 
-FLAG_AFTER_PHOTO_FAR = "After-photo taken about {meters:.0f} m from the ticket (GPS in the photo)."
-FLAG_AFTER_PHOTO_OLD = (
-    "After-photo taken {taken:%Y-%m-%d %H:%M}, before the report was made "
-    "({created:%Y-%m-%d %H:%M})."
-)
+# Written in the dispatchers' language (settings.LANGUAGE_CODE), times in the city's zone.
+FLAG_AFTER_PHOTO_FAR = _("After-photo taken about %(meters)s m from the ticket (GPS in the photo).")
+FLAG_AFTER_PHOTO_OLD = _("After-photo taken %(taken)s, before the report was made (%(created)s).")
 CLEARED_MAIL_SUBJECT = "Your report #{id} was cleared"
 CLEARED_MAIL_BODY = (
     "Hello,\n\nthe {category} you reported (report #{id}) was cleared by the crew on "
@@ -222,6 +221,10 @@ def _apply(
     )
 
 
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
 def _check_after_photo(*, report: Report) -> None:
     """Accept the closing, but flag an after-photo that seems to be from elsewhere or older."""
     photo = report.photos.filter(kind=ReportPhoto.Kind.AFTER).order_by("-id").first()
@@ -236,20 +239,24 @@ def _check_after_photo(*, report: Report) -> None:
         ).exists()
         if not near:
             meters = metres_between(report.location, photo.exif_location)
+            with override(settings.LANGUAGE_CODE):
+                reason = FLAG_AFTER_PHOTO_FAR % {"meters": f"{meters:.0f}"}
             report_flag_add(
                 report=report,
                 kind=ReportFlag.Kind.AFTER_PHOTO,
-                reason=FLAG_AFTER_PHOTO_FAR.format(meters=meters),
+                reason=reason,
                 data={"photo": photo.pk, "meters": round(meters)},
             )
     if photo.taken_at is not None and photo.taken_at < report.created_at - PHOTO_CLOCK_TOLERANCE:
+        with override(settings.LANGUAGE_CODE):
+            reason = FLAG_AFTER_PHOTO_OLD % {
+                "taken": _when(photo.taken_at),
+                "created": _when(report.created_at),
+            }
         report_flag_add(
             report=report,
             kind=ReportFlag.Kind.AFTER_PHOTO,
-            reason=FLAG_AFTER_PHOTO_OLD.format(
-                taken=timezone.localtime(photo.taken_at),
-                created=timezone.localtime(report.created_at),
-            ),
+            reason=reason,
             data={"photo": photo.pk, "taken_at": photo.taken_at.isoformat()},
         )
 

@@ -17,6 +17,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, override
 
 from crews.models import Assignment, UnassignedNotice
 from crews.selectors import dispatcher_emails
@@ -33,13 +37,18 @@ class EscalationResult:
     emails: int = 0
 
 
+# Crews and dispatchers read German (settings.LANGUAGE_CODE); times in the city's zone.
 def _ticket_line(report: Report, due_at: datetime | None) -> str:
-    due = f", due {due_at:%Y-%m-%d %H:%M %Z}" if due_at else ""
-    where = report.district.name if report.district_id else "?"
-    return (
-        f"#{report.pk} {report.category.name_de} in {where}{due}: "
-        f"{settings.SITE_URL}/dispatch/reports/{report.pk}/"
-    )
+    where = report.place_name or (report.district.name if report.district_id else "–")
+    line = _("#%(id)s %(category)s, %(place)s") % {
+        "id": report.pk,
+        "category": report.category.name,
+        "place": where,
+    }
+    if due_at:
+        due = date_format(timezone.localtime(due_at), "SHORT_DATETIME_FORMAT")
+        line += ", " + _("due %(due)s") % {"due": due}
+    return f"{line}: {settings.SITE_URL.rstrip('/')}/dispatch/reports/{report.pk}/"
 
 
 def _claim_late(now: datetime) -> list[Assignment]:
@@ -59,8 +68,12 @@ def _claim_late(now: datetime) -> list[Assignment]:
                 report=assignment.report,
                 kind=ReportEvent.Kind.NOTE,
                 public=False,
-                note=f"Late: the deadline {assignment.due_at:%Y-%m-%d %H:%M} has passed.",
-                data={"action": "late", "crew": assignment.crew.code},
+                # Shown translated from `data` (frontend.templatetags.wording.event_note).
+                data={
+                    "action": "late",
+                    "crew": assignment.crew.code,
+                    "due_at": assignment.due_at.isoformat() if assignment.due_at else None,
+                },
             )
     return rows
 
@@ -85,6 +98,11 @@ def _claim_unassigned(now: datetime) -> list[Report]:
 
 
 def escalation_run(*, now: datetime) -> EscalationResult:
+    with override(settings.LANGUAGE_CODE):
+        return _escalation_run(now=now)
+
+
+def _escalation_run(*, now: datetime) -> EscalationResult:
     result = EscalationResult()
     late = _claim_late(now)
     unassigned = _claim_unassigned(now)
@@ -104,20 +122,24 @@ def escalation_run(*, now: datetime) -> EscalationResult:
             logger.warning("crew %s has no email address for late notices", crew.code)
             continue
         lines = [_ticket_line(a.report, a.due_at) for a in assignments]
-        result.emails += _send(
-            f"[civicmap] {len(lines)} ticket(s) late for {crew.name}", lines, recipients
-        )
+        subject = ngettext(
+            "%(n)s ticket late for %(crew)s", "%(n)s tickets late for %(crew)s", len(lines)
+        ) % {"n": len(lines), "crew": crew.name}
+        result.emails += _send(f"[civicmap] {subject}", lines, recipients)
     if late and dispatchers:
         lines = [f"{_ticket_line(a.report, a.due_at)} ({a.crew.name})" for a in late]
-        result.emails += _send(f"[civicmap] {len(lines)} ticket(s) became late", lines, dispatchers)
+        subject = ngettext("%(n)s ticket became late", "%(n)s tickets became late", len(lines)) % {
+            "n": len(lines)
+        }
+        result.emails += _send(f"[civicmap] {subject}", lines, dispatchers)
     if unassigned and dispatchers:
         lines = [_ticket_line(r, r.due_at) for r in unassigned]
-        result.emails += _send(
-            f"[civicmap] {len(lines)} ticket(s) without a crew for over "
-            f"{settings.UNASSIGNED_NOTIFY_MINUTES} minutes",
-            lines,
-            dispatchers,
-        )
+        subject = ngettext(
+            "%(n)s ticket without a crew for over %(minutes)s minutes",
+            "%(n)s tickets without a crew for over %(minutes)s minutes",
+            len(lines),
+        ) % {"n": len(lines), "minutes": settings.UNASSIGNED_NOTIFY_MINUTES}
+        result.emails += _send(f"[civicmap] {subject}", lines, dispatchers)
     if result.late or result.unassigned:
         logger.info(
             "escalation: %d late, %d unassigned, %d emails",

@@ -14,6 +14,8 @@ from django.contrib.gis.geos import GEOSGeometry, Point
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from crews.models import Crew, PreventiveTask
 from crews.selectors import crew_for
@@ -153,11 +155,14 @@ def preventive_task_create(
         raise ValidationError(HOTSPOT_NO_CREW)
     district = district_for_point(point=center)
     cat = Category.objects.filter(code=category).first() if category else None
+    if not title.strip():
+        with override(settings.LANGUAGE_CODE):  # the crews' language
+            what = cat.name if cat else _("hotspot")
+            title = _("Preventive round: %(what)s") % {"what": what}
+        title += f" ({district.name})" if district else ""
     task = PreventiveTask(
         crew=crew,
-        title=title.strip()
-        or f"Preventive round: {cat.name_de if cat else 'hotspot'}"
-        + (f" ({district.name})" if district else ""),
+        title=title.strip(),
         location=center,
         radius_m=max(10, round(radius_m)),
         category=cat,

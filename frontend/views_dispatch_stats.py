@@ -187,7 +187,15 @@ def hotspots(request):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         spots = []
-    rows = [{"spot": s, "crew": hotspot_crew(center=s.center, category=s.category)} for s in spots]
+    names = {c.code: c.name for c in category_list(active_only=False)}
+    rows = [
+        {
+            "spot": s,
+            "crew": hotspot_crew(center=s.center, category=s.category),
+            "category_name": names.get(s.category, ""),
+        }
+        for s in spots
+    ]
     fmap = base_map(height="28rem")
     districts_layer(districts_geojson()).add_to(fmap)
     for row in rows:
