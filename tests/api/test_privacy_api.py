@@ -52,9 +52,9 @@ def public_views(report: Report, dispatcher) -> dict:
     match = [r for r in requests if r["service_request_id"] == report.pk]
     seen["open311 list"] = [match[0]["long"], match[0]["lat"]] if match else None
     one = client.get(f"/open311/v2/requests/{report.pk}.json")
-    seen["open311 detail"] = (
-        [one.json()[0]["long"], one.json()[0]["lat"]] if one.status_code == 200 else None
-    )
+    # A pre-moderated request still answers its id (status only), but never with its place.
+    point = [one.json()[0].get("long"), one.json()[0].get("lat")] if one.status_code == 200 else []
+    seen["open311 detail"] = point if any(v is not None for v in point) else None
     features = client.get("/map/reports.geojson").json()["features"]
     match = [f for f in features if f["properties"]["id"] == report.pk]
     seen["public map"] = match[0]["geometry"]["coordinates"] if match else None
