@@ -7,6 +7,7 @@ answers 409 with the current state; `Idempotency-Key` makes a resend safe.
 from django.contrib.gis.geos import Point
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -87,6 +88,13 @@ class QueueQuerySerializer(serializers.Serializer):
     )
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+
+    def validate(self, data: dict) -> dict:
+        if ("lat" in data) != ("lon" in data):
+            raise serializers.ValidationError(
+                {"lon" if "lat" in data else "lat": _("Send lat and lon together, or neither.")}
+            )
+        return data
 
 
 class CrewQueueApi(CrewApi):

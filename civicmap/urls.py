@@ -20,6 +20,12 @@ urlpatterns = [
     path("", include("frontend.urls")),
 ]
 
+# JSON errors under /api/, Open311's error document under /open311/, pages elsewhere.
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"
+
 if settings.SERVE_MEDIA:
     # Only the public storage (metadata-free copies) is served; originals live elsewhere.
     urlpatterns += [
