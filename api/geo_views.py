@@ -1,10 +1,6 @@
-"""Map layers built by the database: public reports as GeoJSON and vector tiles.
-
-The GeoJSON is written by PostGIS (`ST_AsGeoJSON` + `json_build_object`, one text per feature)
-and streamed to the client as it is fetched, so Python never builds a dict per report. The
-properties are exactly those of `ReportMapSerializer` (drf-gis), the reference the tests and the
-benchmark compare with; no reporter contact data is selected at all, and the point is the
-report's `public_location` (coarsened by the category's privacy grid), not its exact location.
+"""Map layers over HTTP: the parameters, ETags, caching and streaming of layers that the
+owning apps build in the database (`reports.layers`, `districts.selectors`, the tiles in
+`api.tiles`). No SQL here.
 
 HTTP caching: an ETag and Last-Modified from one cheap aggregate over the same rows (count and
 newest `updated_at`), so a client revalidating an unchanged layer gets a 304 without the body
@@ -14,7 +10,6 @@ being built; tiles carry an ETag of their bytes.
 import json
 from collections.abc import Iterator
 
-from django.contrib.gis.geos import Polygon
 from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
@@ -26,6 +21,16 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from api import tiles
 from districts import selectors as district_selectors
+from reports.layers import (  # noqa: F401  (the fast path builds the same queries)
+    layer_version,
+    layer_version_sql,
+    report_feature_geojson,
+    report_feature_sql,
+    report_features_sql,
+    report_map_queryset,
+    report_page_features,
+    report_page_sql,
+)
 from reports.models import Report
 
 GEOJSON_CONTENT_TYPE = "application/geo+json"
@@ -35,7 +40,6 @@ FETCH_ROWS = 2000
 # Above this many rows the features come through a server-side cursor (bounded memory); below
 # it one plain fetch is cheaper (a WITH HOLD cursor outside a transaction is materialised first).
 SERVER_SIDE_ROWS = 50_000
-COORDINATE_DIGITS = 6  # 0.1 m: more than any phone's GPS knows
 
 
 class ReportMapSerializer(GeoFeatureModelSerializer):
@@ -63,26 +67,6 @@ class ReportMapSerializer(GeoFeatureModelSerializer):
         ]
 
 
-# ST_AsGeoJSON(record) writes the whole feature, every other column a property (the fastest
-# way in PostGIS 3.3; a feature-level id would need `id_column`, PostGIS 3.5).
-_FEATURE = """
-SELECT ST_AsGeoJSON(t.*, 'geom', {digits})
-FROM (
-    SELECT r.public_location AS geom, r.id, c.code AS category, r.status, d.code AS district,
-           r.priority, r.confirmations_count, r.due_at, r.created_at, r.updated_at, r.closed_at
-    FROM reports_report r
-    JOIN reports_category c ON c.id = r.category_id
-    LEFT JOIN districts_district d ON d.id = r.district_id
-    WHERE true {where}
-    ORDER BY r.id DESC
-) t
-"""
-
-_VERSION = """
-SELECT count(*), max(r.updated_at) FROM reports_report r WHERE true {where}
-"""
-
-
 class BadParameter(ValueError):
     pass
 
@@ -101,50 +85,6 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
         raise BadParameter("bbox must be minlon,minlat,maxlon,maxlat")
     return box  # type: ignore[return-value]
-
-
-def report_map_where(
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    status: list[str] | None = None,
-    category: list[str] | None = None,
-) -> tuple[str, list]:
-    """The SQL condition (on `reports_report r`) and its parameters for the map filters; only
-    published reports (not pending approval, not hidden by staff)."""
-    where, params = " AND r.moderation = 'published'", []
-    if bbox is not None:
-        where += " AND r.public_location && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
-        params += list(bbox)
-    if status:
-        where += " AND r.status = ANY(%s)"
-        params.append(list(status))
-    if category:
-        where += " AND r.category_id IN (SELECT id FROM reports_category WHERE code = ANY(%s))"
-        params.append(list(category))
-    return where, params
-
-
-def report_map_queryset(
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    status: list[str] | None = None,
-    category: list[str] | None = None,
-):
-    """The same rows as an ORM queryset (for the drf-gis reference)."""
-    reports = Report.objects.published().select_related("category", "district").order_by("-id")
-    if bbox is not None:
-        reports = reports.filter(public_location__bboverlaps=Polygon.from_bbox(bbox))
-    if status:
-        reports = reports.filter(status__in=status)
-    if category:
-        reports = reports.filter(category__code__in=category)
-    return reports
-
-
-def report_features_sql(**filters) -> tuple[str, list]:
-    """One row per report: the feature's GeoJSON text."""
-    where, params = report_map_where(**filters)
-    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where), params
 
 
 def _stream(sql: str, params: list, *, server_side: bool) -> Iterator[bytes]:
@@ -197,32 +137,12 @@ def report_query(query) -> tuple[dict, int | None, int | None]:
     return filters, limit, before
 
 
-def report_page_sql(*, filters: dict, limit: int, before: int | None) -> tuple[str, list]:
-    """One keyset page (newest first): `limit` features with an id below `before`."""
-    where, params = report_map_where(**filters)
-    if before is not None:
-        where += " AND r.id < %s"
-        params.append(before)
-    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where) + " LIMIT %s", [*params, limit]
-
-
-def report_feature_sql(pk: int) -> tuple[str, list]:
-    where, params = report_map_where()
-    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where + " AND r.id = %s"), [*params, pk]
-
-
 def feature_collection(features: list[str]) -> bytes:
     return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
 
 
 def feature_id(feature: str) -> int:
     return json.loads(feature)["properties"]["id"]
-
-
-def layer_version_sql(**filters) -> tuple[str, list]:
-    """Count and newest change of the layer's rows: what its ETag and Last-Modified say."""
-    where, params = report_map_where(**filters)
-    return _VERSION.format(where=where), params
 
 
 def layer_etag(query: str, count: int, newest) -> str:
@@ -236,10 +156,7 @@ def error_body(message: str) -> bytes:
 def _page(request: HttpRequest, filters: dict, limit: int, before: int | None) -> HttpResponse:
     """One keyset page (newest first): `limit` features with an id below `before`; the next
     page's link in the `Link` header. ETag of the body."""
-    sql, params = report_page_sql(filters=filters, limit=limit, before=before)
-    with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [row[0] for row in cursor.fetchall()]
+    rows = report_page_features(filters=filters, limit=limit, before=before)
     body = feature_collection(rows)
     etag = tiles.tile_etag(body)
     if etag in _if_none_match(request):
@@ -269,9 +186,7 @@ def reports_geojson(request: HttpRequest) -> HttpResponse:
         return _bad(str(error))
     if limit is not None:
         return _page(request, filters, limit, before)
-    with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(*layer_version_sql(**filters))
-        count, newest = cursor.fetchone()
+    count, newest = layer_version(**filters)
     etag = layer_etag(request.GET.urlencode(), count, newest)
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
@@ -291,13 +206,10 @@ def reports_geojson(request: HttpRequest) -> HttpResponse:
 @require_GET
 def report_feature(request: HttpRequest, pk: int) -> HttpResponse:
     """One public report as a GeoJSON Feature (the map popup's data), built by PostGIS."""
-    sql, params = report_feature_sql(pk)
-    with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+    feature = report_feature_geojson(pk=pk)
+    if feature is None:
         return HttpResponse(error_body("not found"), status=404, content_type="application/json")
-    body = row[0].encode()
+    body = feature.encode()
     etag = tiles.tile_etag(body)
     if etag in _if_none_match(request):
         response = HttpResponseNotModified()
@@ -367,7 +279,6 @@ def event_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
 # cannot show, they are a fraction of the bytes.
 DISTRICTS_TOLERANCE = 0.0002
 DISTRICTS_MAX_AGE = 3600
-_DISTRICTS_VERSION = "SELECT count(*), max(updated_at) FROM districts_district"
 
 
 @require_GET
@@ -376,9 +287,7 @@ def districts_geojson(request: HttpRequest) -> HttpResponse:
     simplified together as a coverage (districts.selectors); what the maps draw as their
     districts layer (the pages load it from here instead of carrying it in their HTML). ETag
     and Last-Modified from the newest change, so a revalidation is one aggregate and a 304."""
-    with connections[tiles.read_alias()].cursor() as cursor:
-        cursor.execute(_DISTRICTS_VERSION)
-        count, newest = cursor.fetchone()
+    count, newest = district_selectors.districts_version()
     etag = tiles.tile_etag(
         f"{count}|{newest.isoformat() if newest else ''}|{DISTRICTS_TOLERANCE}".encode()
     )

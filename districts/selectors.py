@@ -1,14 +1,16 @@
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import shapely
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Length
 
+from core.db_router import read_alias
 from districts.coverage import coverage_simplified, to_shapely
 from districts.models import Address, District, ServiceArea
 
@@ -71,6 +73,14 @@ def districts_geojson(*, tolerance: float = 0.0001) -> str:
         for (code, name, kind, _), geometry in zip(rows, simplified, strict=True)
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+
+
+def districts_version() -> tuple[int, datetime | None]:
+    """Count and newest change of the districts: what the outlines' ETag says."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute("SELECT count(*), max(updated_at) FROM districts_district")
+        count, newest = cursor.fetchone()
+    return count, newest
 
 
 def district_choices() -> list[dict]:

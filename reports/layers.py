@@ -1,0 +1,128 @@
+"""The public reports map layer as GeoJSON, written by PostGIS (the faces stream it).
+
+`ST_AsGeoJSON` + one text per feature, so Python never builds a dict per report. The properties
+are exactly those of `api.geo_views.ReportMapSerializer` (drf-gis), the reference the tests and
+the benchmark compare with (`report_map_queryset` gives its rows); no reporter contact data is
+selected at all, and the point is the report's `public_location` (coarsened by the category's
+privacy grid), not its exact location. The query builders return (sql, params) so that the
+ASGI fast path (api/fastpath.py) runs the very same queries on its own async pool.
+"""
+
+from datetime import datetime
+
+from django.contrib.gis.geos import Polygon
+from django.db import connections
+
+from core.db_router import read_alias
+from reports.models import Report
+
+COORDINATE_DIGITS = 6  # 0.1 m: more than any phone's GPS knows
+
+# The SQL form of `Report.objects.published()` (on `reports_report r`).
+PUBLISHED_SQL = "r.moderation = 'published'"
+
+# ST_AsGeoJSON(record) writes the whole feature, every other column a property (the fastest
+# way in PostGIS 3.3; a feature-level id would need `id_column`, PostGIS 3.5).
+_FEATURE = """
+SELECT ST_AsGeoJSON(t.*, 'geom', {digits})
+FROM (
+    SELECT r.public_location AS geom, r.id, c.code AS category, r.status, d.code AS district,
+           r.priority, r.confirmations_count, r.due_at, r.created_at, r.updated_at, r.closed_at
+    FROM reports_report r
+    JOIN reports_category c ON c.id = r.category_id
+    LEFT JOIN districts_district d ON d.id = r.district_id
+    WHERE true {where}
+    ORDER BY r.id DESC
+) t
+"""
+
+_VERSION = """
+SELECT count(*), max(r.updated_at) FROM reports_report r WHERE true {where}
+"""
+
+
+def report_map_where(
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+) -> tuple[str, list]:
+    """The SQL condition (on `reports_report r`) and its parameters for the map filters; only
+    published reports (not pending approval, not hidden by staff)."""
+    where, params = f" AND {PUBLISHED_SQL}", []
+    if bbox is not None:
+        where += " AND r.public_location && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+        params += list(bbox)
+    if status:
+        where += " AND r.status = ANY(%s)"
+        params.append(list(status))
+    if category:
+        where += " AND r.category_id IN (SELECT id FROM reports_category WHERE code = ANY(%s))"
+        params.append(list(category))
+    return where, params
+
+
+def report_map_queryset(
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+):
+    """The same rows as an ORM queryset (for the drf-gis reference)."""
+    reports = Report.objects.published().select_related("category", "district").order_by("-id")
+    if bbox is not None:
+        reports = reports.filter(public_location__bboverlaps=Polygon.from_bbox(bbox))
+    if status:
+        reports = reports.filter(status__in=status)
+    if category:
+        reports = reports.filter(category__code__in=category)
+    return reports
+
+
+def report_features_sql(**filters) -> tuple[str, list]:
+    """One row per report: the feature's GeoJSON text."""
+    where, params = report_map_where(**filters)
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where), params
+
+
+def report_page_sql(*, filters: dict, limit: int, before: int | None) -> tuple[str, list]:
+    """One keyset page (newest first): `limit` features with an id below `before`."""
+    where, params = report_map_where(**filters)
+    if before is not None:
+        where += " AND r.id < %s"
+        params.append(before)
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where) + " LIMIT %s", [*params, limit]
+
+
+def report_feature_sql(pk: int) -> tuple[str, list]:
+    where, params = report_map_where()
+    return _FEATURE.format(digits=COORDINATE_DIGITS, where=where + " AND r.id = %s"), [*params, pk]
+
+
+def layer_version_sql(**filters) -> tuple[str, list]:
+    """Count and newest change of the layer's rows: what its ETag and Last-Modified say."""
+    where, params = report_map_where(**filters)
+    return _VERSION.format(where=where), params
+
+
+def report_page_features(*, filters: dict, limit: int, before: int | None) -> list[str]:
+    """One keyset page of the layer (newest first), each feature as GeoJSON text."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(*report_page_sql(filters=filters, limit=limit, before=before))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def report_feature_geojson(*, pk: int) -> str | None:
+    """One published report as a GeoJSON Feature text; None when there is no such report."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(*report_feature_sql(pk))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def layer_version(**filters) -> tuple[int, datetime | None]:
+    """Count and newest change of the layer's rows."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(*layer_version_sql(**filters))
+        count, newest = cursor.fetchone()
+    return count, newest
