@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepare everything civicmap needs on a Debian 12 machine (root or sudo). Idempotent; a second
-# run does not call apt, pip or initdb and only checks that the services answer.
+# Prepare everything civicmap needs on a Debian 13 or Debian 12 machine (root or sudo). Idempotent;
+# a second run does not call apt, pip or initdb and only checks that the services answer.
 #
 #   scripts/setup.sh             system packages, PostgreSQL+PostGIS, Redis, .venv, Django steps
 #   scripts/setup.sh --demo      ... and load the demo data (manage.py civicmap_demo_load)
@@ -154,6 +154,14 @@ parse_url() {
 # 1. system packages
 # ==============================================================================================
 APT_UPDATED=0
+apt_update() {
+    if ((!APT_UPDATED)); then
+        say "apt-get update"
+        as_root apt-get -qq -o DPkg::Lock::Timeout=300 update
+        APT_UPDATED=1
+    fi
+}
+
 apt_install() {
     if [[ "${CIVICMAP_SKIP_APT:-0}" == 1 ]]; then
         warn "CIVICMAP_SKIP_APT=1: not installing missing packages: $*"
@@ -163,11 +171,7 @@ apt_install() {
         die "apt-get not found; install these packages by hand: $*"
     mkdir -p "$VAR_DIR"
     local log="$VAR_DIR/apt.log"
-    if ((!APT_UPDATED)); then
-        say "apt-get update"
-        as_root apt-get -qq -o DPkg::Lock::Timeout=300 update
-        APT_UPDATED=1
-    fi
+    apt_update
     say "Installing system packages (a few minutes the first time; log: var/apt.log): $*"
     # C.UTF-8 so that a PostgreSQL cluster created by the package's postinst is UTF8.
     if ! as_root env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8 \
@@ -230,7 +234,18 @@ print(int(sys.version_info >= (3, 11)), int(importlib.util.find_spec("ensurepip"
     if ! command -v make >/dev/null 2>&1; then want_pkg make; fi
 
     if ((!VENV_ONLY)); then
-        want_pkg gettext gdal-bin libgdal32 libgeos-c1v5 libproj25
+        # Which PostgreSQL (scripts/env.sh: the one already there, else the release's own): on a
+        # bare machine apt may not have its package lists yet.
+        if [[ -z "$PG_MAJOR" && "${CIVICMAP_SKIP_APT:-0}" != 1 ]] && command -v apt-get >/dev/null 2>&1; then
+            apt_update
+            PG_MAJOR="$(civicmap_pg_major)"
+        fi
+        [[ -n "$PG_MAJOR" ]] ||
+            die "cannot tell which PostgreSQL version to use (no server installed, apt does not know the package 'postgresql'); set PG_MAJOR, e.g. PG_MAJOR=17"
+        export PG_MAJOR
+        # gdal-bin depends on the GDAL library of its release (libgdal32 on Debian 12, libgdal36
+        # on Debian 13), which brings the GEOS and PROJ C libraries: the three GeoDjango loads.
+        want_pkg gettext gdal-bin
         if ! command -v psql >/dev/null 2>&1 || ! command -v pg_isready >/dev/null 2>&1; then
             want_pkg "postgresql-client-$PG_MAJOR"
         fi
