@@ -205,7 +205,7 @@ def _filename(data: dict, ext: str) -> str:
     return f"civicmap-tickets-{data['start']:%Y%m%d}-{data['end']:%Y%m%d}.{ext}"
 
 
-def _cell(value) -> str:
+def _cell(value, *, decimal_comma: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -213,21 +213,25 @@ def _cell(value) -> str:
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat(timespec="seconds")
     if isinstance(value, float):
-        return f"{value:.6f}"
+        number = f"{value:.6f}"
+        return number.replace(".", ",") if decimal_comma else number
     return str(value)
 
 
 class ExportCsvApi(DispatchApi):
-    """CSV, UTF-8 with byte-order mark (so spreadsheet software detects the encoding);
-    `sep=semicolon` for German spreadsheet software, which expects `;`."""
+    """CSV, UTF-8 with byte-order mark (so spreadsheet software detects the encoding).
+    Default: `,` between fields and a decimal point, for programs. `sep=semicolon`: the German
+    spreadsheet convention, `;` between fields and a decimal comma (51,039198), so German
+    Excel and LibreOffice read the coordinates as numbers instead of 51039198."""
 
     def get(self, request):
         rows, data = export_rows(request.query_params)
+        german = data["sep"] == "semicolon"
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=";" if data["sep"] == "semicolon" else ",")
+        writer = csv.writer(out, delimiter=";" if german else ",")
         writer.writerow(EXPORT_COLUMNS)
         for row in rows:
-            writer.writerow([_cell(row[column]) for column in EXPORT_COLUMNS])
+            writer.writerow([_cell(row[column], decimal_comma=german) for column in EXPORT_COLUMNS])
         response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{_filename(data, "csv")}"'
         return response

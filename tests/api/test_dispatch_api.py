@@ -156,6 +156,30 @@ def test_csv_export_opens_in_german_spreadsheets_and_has_no_personal_data(dispat
     assert comma.splitlines()[0].startswith("id,category,category_name")
 
 
+def _german_number(text: str) -> float:
+    """How a German spreadsheet reads a number: '.' groups thousands, ',' is the decimal mark."""
+    return float(text.replace(".", "").replace(",", "."))
+
+
+def test_the_semicolon_csv_has_decimal_commas_and_the_default_stays_machine_readable(
+    dispatcher, ticket
+):
+    public = ticket.public_location
+    german = _api(dispatcher).get("/api/v1/dispatch/export.csv", {"sep": "semicolon"})
+    rows = list(csv.DictReader(io.StringIO(german.content.decode("utf-8-sig")), delimiter=";"))
+    record = next(r for r in rows if r["id"] == str(ticket.pk))
+    assert "," in record["lat"] and "." not in record["lat"]
+    assert _german_number(record["lat"]) == pytest.approx(public.y, abs=1e-6)
+    assert _german_number(record["lon"]) == pytest.approx(public.x, abs=1e-6)
+    assert _german_number(record["priority"]) == ticket.priority
+
+    machine = _api(dispatcher).get("/api/v1/dispatch/export.csv")
+    rows = list(csv.DictReader(io.StringIO(machine.content.decode("utf-8-sig"))))
+    record = next(r for r in rows if r["id"] == str(ticket.pk))
+    assert float(record["lat"]) == pytest.approx(public.y, abs=1e-6)
+    assert float(record["lon"]) == pytest.approx(public.x, abs=1e-6)
+
+
 def test_geojson_export_filters_and_has_no_personal_data(dispatcher, ticket):
     cleared, _ = report_create(category="glass", location=NEUSTADT_POINT)
     Report.objects.filter(pk=cleared.pk).update(status="cleared")
