@@ -92,9 +92,12 @@ elif kill -0 "$SUPERVISOR" 2>/dev/null; then
 fi
 
 # `wait` returns early when a trapped signal arrives: wait again until supervisord has stopped.
-rc=0
-while kill -0 "$SUPERVISOR" 2>/dev/null; do
+while :; do
+    rc=0
     wait "$SUPERVISOR" || rc=$?
+    kill -0 "$SUPERVISOR" 2>/dev/null || break
 done
+if ((rc != 0)); then
+    die "supervisord exited with status $rc (its log: $CIVICMAP_RUN_DIR/supervisord.log)"
+fi
 say "Stopped."
-exit "$rc"
