@@ -162,7 +162,10 @@ class MapReads:
         if not tiles.tile_valid(z, x, y):
             return False
         key = tiles.cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
-        raw = await self.tile_cache.get(caches["tiles"].make_and_validate_key(key))
+        try:
+            raw = await self.tile_cache.get(caches["tiles"].make_and_validate_key(key))
+        except Exception:  # the cache is down: Django builds the tile uncached
+            return False
         if raw is None:
             return False
         body, etag = RedisSerializer().loads(raw)

@@ -8,28 +8,31 @@ clips and quantises them to the tile's 4096 grid. Below `TILE_CLUSTER_BELOW_ZOOM
 tile are merged per grid cell (one feature with a `count`), so a city-centre tile at z12 stays
 small and fast however many reports there are.
 
-Which tiles a changed report invalidates: `tile_keys_for_point(lon, lat, zooms)` returns the
-(z, x, y) of every tile that contains the point, one per zoom. The unfiltered reports layer is
-kept in the `tiles` cache (Redis, shared by all processes); saving or deleting a report deletes
-exactly the cached tiles of its old and new position (`reports_tiles_invalidate`, wired to the
-Report model's signals by `connect_signals`). With the ETag being a hash of the tile's bytes,
+Which tiles a changed report invalidates, and the cache itself (Redis, shared by all
+processes, an optimisation only: with Redis down tiles are built uncached), live in
+`reports.tilecache`; the report services drop a changed report's tiles after their commit
+(`reports.publish`), never from a model signal. With the ETag being a hash of the tile's bytes,
 clients and any HTTP cache in front revalidate cheaply (304) after `max-age`.
 """
 
 import hashlib
-import math
-from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import connections
-from django.db.models.signals import post_delete, post_save, pre_save
 
 from core import db_router
+from reports.tilecache import (  # noqa: F401  (re-exported: the faces' tile vocabulary)
+    CACHED_REPORT_LAYERS,
+    MAX_ZOOM,
+    cached_report_tile_key,
+    tile_cache_get,
+    tile_cache_set,
+    tile_for_point,
+    tile_keys_for_point,
+)
 
 EXTENT = 4096
 BUFFER = 64
-MAX_ZOOM = 22
 # Below this zoom, points are merged per cell of CLUSTER_CELL_PX tile pixels (of 256).
 TILE_CLUSTER_BELOW_ZOOM = getattr(settings, "TILE_CLUSTER_BELOW_ZOOM", 14)
 CLUSTER_CELL_PX = 8
@@ -123,26 +126,6 @@ def tile_valid(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
 
 
-def tile_for_point(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    """The (z, x, y) of the XYZ (slippy-map) tile containing a WGS84 point."""
-    n = 2**z
-    lat = max(min(lat, 85.05112878), -85.05112878)
-    x = int((lon + 180.0) / 360.0 * n)
-    rad = math.radians(lat)
-    y = int((1.0 - math.asinh(math.tan(rad)) / math.pi) / 2.0 * n)
-    return z, min(max(x, 0), n - 1), min(max(y, 0), n - 1)
-
-
-def tile_keys_for_point(
-    lon: float, lat: float, zooms: Iterable[int] = range(0, MAX_ZOOM + 1)
-) -> list[tuple[int, int, int]]:
-    """Every tile (z, x, y) that contains the point, one per zoom: what a changed report at
-    (lon, lat) invalidates. (A point on a tile edge also shows in the neighbour's buffer; with
-    BUFFER=64 of 4096 that neighbour only draws the clipped edge, so the containing tile is what
-    must be refreshed.)"""
-    return [tile_for_point(lon, lat, z) for z in zooms]
-
-
 def _report_filters(
     *, status: list[str] | None, category: list[str] | None, public_map: bool = False
 ) -> tuple[str, dict]:
@@ -231,69 +214,14 @@ def etags_of(if_none_match: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
 
 
-def _cache_key(layer: str, z: int, x: int, y: int) -> str:
-    return f"{layer}:{z}:{x}:{y}"
-
-
-# The cached report layers: all published reports, and the public map's selection.
-CACHED_REPORT_LAYERS = ("reports", "reports-map")
-
-
-def cached_report_tile_key(*, z: int, x: int, y: int, public_map: bool = False) -> str:
-    return _cache_key(CACHED_REPORT_LAYERS[1] if public_map else CACHED_REPORT_LAYERS[0], z, x, y)
-
-
 def report_tile_cached(*, z: int, x: int, y: int, public_map: bool = False) -> tuple[bytes, str]:
     """The unfiltered reports layer of a tile (or the public map's selection) and its ETag,
     from the cache when it is there."""
-    cache = caches["tiles"]
     key = cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
-    hit = cache.get(key)
+    hit = tile_cache_get(key)
     if hit is not None:
         return hit
     body = report_tile(z=z, x=x, y=y, public_map=public_map)
     entry = (body, tile_etag(body))
-    cache.set(key, entry)
+    tile_cache_set(key, entry)
     return entry
-
-
-def reports_tiles_invalidate(*, points: Iterable) -> list[str]:
-    """Drop the cached reports tiles containing any of the points (GEOS points, SRID 4326) at
-    every zoom; returns the keys dropped."""
-    keys = sorted(
-        {
-            _cache_key(layer, z, x, y)
-            for layer in CACHED_REPORT_LAYERS
-            for point in points
-            if point is not None
-            for z, x, y in tile_keys_for_point(point.x, point.y)
-        }
-    )
-    if keys:
-        caches["tiles"].delete_many(keys)
-    return keys
-
-
-def _remember_old_location(sender, instance, update_fields=None, **kwargs) -> None:
-    instance._tiles_old_location = None
-    moved = update_fields is None or {"location", "public_location"} & set(update_fields)
-    if instance.pk and moved:
-        instance._tiles_old_location = (
-            sender.objects.filter(pk=instance.pk).values_list("public_location", flat=True).first()
-        )
-
-
-def _report_changed(sender, instance, **kwargs) -> None:
-    reports_tiles_invalidate(
-        points=[instance.public_location, getattr(instance, "_tiles_old_location", None)]
-    )
-
-
-def connect_signals() -> None:
-    """Keep cached tiles in step with reports (call once per process, e.g. from AppConfig.ready;
-    updates through QuerySet.update() bypass signals and age out after the cache TIMEOUT)."""
-    from reports.models import Report
-
-    pre_save.connect(_remember_old_location, sender=Report, dispatch_uid="tiles-old-location")
-    post_save.connect(_report_changed, sender=Report, dispatch_uid="tiles-report-saved")
-    post_delete.connect(_report_changed, sender=Report, dispatch_uid="tiles-report-deleted")

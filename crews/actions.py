@@ -12,7 +12,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -23,6 +22,7 @@ from crews.models import Assignment
 from crews.queue import duplicate_candidates
 from districts.geo import metres_between, within_metres
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
+from reports.outbox import outbox_enqueue
 from reports.services import ReportChangedMeanwhile, report_flag_add, report_transition
 
 logger = logging.getLogger(__name__)
@@ -262,26 +262,8 @@ def _check_after_photo(*, report: Report) -> None:
 
 
 def _queue_cleared_mail(*, report: Report) -> None:
-    if not report.reporter_email:
-        return
-    report_id = report.pk
-    transaction.on_commit(lambda: _send_cleared_mail(report_id))
+    """The resident hears that it is done: a mail sent by a worker after the commit (outbox)."""
+    from crews.handlers import CLEARED_MAIL
 
-
-def _send_cleared_mail(report_id: int) -> None:
-    report = Report.objects.select_related("category").filter(pk=report_id).first()
-    if report is None or not report.reporter_email or report.status != S.CLEARED:
-        return
-    try:
-        send_mail(
-            CLEARED_MAIL_SUBJECT.format(id=report.pk),
-            CLEARED_MAIL_BODY.format(
-                category=report.category.name,
-                id=report.pk,
-                when=timezone.localtime(report.closed_at),
-            ),
-            settings.DEFAULT_FROM_EMAIL,
-            [report.reporter_email],
-        )
-    except OSError:
-        logger.exception("mail for cleared report %s could not be sent", report_id)
+    if report.reporter_email:
+        outbox_enqueue(kind=CLEARED_MAIL, report=report)

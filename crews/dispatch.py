@@ -14,6 +14,7 @@ from crews.models import Assignment, Crew
 from crews.selectors import crew_for
 from crews.services import assignment_create, assignment_reassign
 from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
+from reports.publish import report_publish
 from reports.services import (
     event_record,
     report_flag_resolve,
@@ -91,6 +92,7 @@ def dispatch_change_category(
     Report.objects.filter(pk=current.pk).update(
         category=category, version=F("version") + 1, updated_at=timezone.now()
     )
+    report_publish(report=current, kind="category")  # the tiles show the category
     # A sensitive category shows only a coarse point to the public: recompute it now.
     report_public_location_refresh(report=current)
     current.refresh_from_db()

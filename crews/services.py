@@ -98,17 +98,6 @@ def assignment_reassign(
     )
 
 
-def assignments_flag_overdue(*, now: datetime) -> int:
-    """Mark assignments that became late since the last run; returns how many were marked."""
-    from crews.selectors import assignments_overdue
-
-    return (
-        assignments_overdue(now=now)
-        .filter(late_flagged_at__isnull=True)
-        .update(late_flagged_at=now)
-    )
-
-
 def report_flag_probable_pickup(*, report: Report) -> ReportFlag | None:
     """A new bulky-waste report next to a scheduled public collection is probably furniture
     put out for it: flag it for the dispatcher. (Lives here because it pairs events with

@@ -1,5 +1,6 @@
 """What the outbox does for reports (`reports.outbox`); imported by `ReportsConfig.ready()`."""
 
+from reports import publish  # noqa: F401  (registers its handler)
 from reports.emails import tracking_email_send
 from reports.models import OutboxItem, Report
 from reports.outbox import outbox_handler

@@ -1,7 +1,7 @@
 """Tell open dispatcher maps that a report changed: a small message on Redis pub/sub.
 
-Publishing happens after the transaction commits and never fails it: with Redis down the maps
-fall back to polling, so a lost message costs at most one polling interval.
+Publishing happens after the transaction commits and never fails it (`reports.publish`, an
+outbox item run right after the commit): with Redis down the maps fall back to polling.
 """
 
 import json
@@ -35,8 +35,12 @@ BACKOFF_SECONDS = 10.0
 _state = {"down_until": 0.0}
 
 
-def report_changed(*, report_id: int, kind: str = "") -> None:
+def report_changed(*, report_id: int, kind: str = "", strict: bool = False) -> None:
+    """Publish "report changed". Errors are logged, or raised with `strict` (the outbox item
+    that asked for it is then retried)."""
     if time.monotonic() < _state["down_until"]:
+        if strict:
+            raise redis.ConnectionError("live Redis marked unreachable; retried later")
         return
     message = json.dumps({"type": "report", "id": report_id, "kind": kind})
     try:
@@ -44,9 +48,5 @@ def report_changed(*, report_id: int, kind: str = "") -> None:
     except redis.RedisError as exc:
         _state["down_until"] = time.monotonic() + BACKOFF_SECONDS
         logger.warning("live update for report %s not published: %s", report_id, exc)
-
-
-def report_changed_on_commit(*, report_id: int, kind: str = "") -> None:
-    from django.db import transaction
-
-    transaction.on_commit(lambda: report_changed(report_id=report_id, kind=kind))
+        if strict:
+            raise

@@ -34,6 +34,7 @@ from reports.models import (
 )
 from reports.outbox import SWEEP_BATCH, outbox_enqueue, task_send
 from reports.photos import PhotoInfo, open_upright, render_public_copies, validate_photo
+from reports.publish import report_publish
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +161,7 @@ def event_record(
     photo: ReportPhoto | None = None,
     data: dict | None = None,
 ) -> ReportEvent:
-    from reports.live import report_changed_on_commit
-
-    report_changed_on_commit(report_id=report.pk, kind=kind)
+    report_publish(report=report, kind=kind)
     return ReportEvent.objects.create(
         report=report,
         kind=kind,
@@ -668,9 +667,9 @@ def report_public_location_refresh(*, report: Report) -> Report:
     current = Report.objects.select_related("category").get(pk=report.pk)
     point = public_point(point=current.location, grid_m=current.category.public_grid_m)
     if point.coords != current.public_location.coords:
-        current.public_location = point
-        # save(), not update(): map-tile caches listen for saved reports.
+        moved_from, current.public_location = current.public_location, point
         current.save(update_fields=["public_location", "updated_at"])
+        report_publish(report=current, kind="moved", moved_from=moved_from)
     return current
 
 

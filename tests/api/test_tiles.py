@@ -112,28 +112,70 @@ def test_tile_keys_for_a_point_are_the_tiles_postgis_says_contain_it():
             assert cursor.fetchone()[0], (z, x, y)
 
 
-def test_a_changed_report_refreshes_exactly_its_cached_tiles(client):
+def test_a_changed_report_refreshes_exactly_its_cached_tiles(
+    client, django_capture_on_commit_callbacks
+):
+    from reports.services import report_public_location_refresh, report_transition
+
     report = _report(*NEUSTADT)
     elsewhere = (13.80, 51.03)
     _report(*elsewhere)
     assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["status"] == "new"
     before_elsewhere = _tile(client, 16, *elsewhere)
-    # A row changed behind the app's back (no signal) stays cached: proof the cache is used.
+    # A row changed behind the services' back stays cached: proof the cache is used.
     Report.objects.filter(pk=report.pk).update(status=Report.Status.ASSIGNED)
     assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["status"] == "new"
-    # Saving through the model drops the tiles containing the report, at every zoom.
-    report.refresh_from_db()
-    report.status = Report.Status.IN_PROGRESS
-    report.save()
+    # A change through a service drops the tiles containing the report, at every zoom, once
+    # the change is committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        report_transition(report=report, to=Report.Status.IN_PROGRESS)
+        assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["status"] == "new"
     assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["status"] == "in_progress"
     # Moving it drops the tiles of the old and of the new position.
-    report.location = Point(*elsewhere, srid=4326)
-    report.public_location = None  # recomputed from the new location on save
-    report.save()
+    Report.objects.filter(pk=report.pk).update(location=Point(*elsewhere, srid=4326))
+    with django_capture_on_commit_callbacks(execute=True):
+        report_public_location_refresh(report=report)
     assert _tile(client, 16, *NEUSTADT).status_code == 204
     moved = _decode(_tile(client, 16, *elsewhere))
     assert report.pk in {f["id"] for f in moved}
     assert before_elsewhere.content != _tile(client, 16, *elsewhere).content
+
+
+def test_a_changed_category_by_update_refreshes_the_tiles(
+    client, django_capture_on_commit_callbacks, dispatcher
+):
+    """The dispatcher's category change writes with QuerySet.update(): it publishes anyway."""
+    from crews.dispatch import dispatch_change_category
+
+    report = _report(*NEUSTADT)
+    assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["category"] == "bulky_waste"
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_change_category(
+            report=report, category=Category.objects.get(code="litter"), actor=dispatcher
+        )
+    assert _decode(_tile(client, 16, *NEUSTADT))[0]["properties"]["category"] == "litter"
+
+
+def test_tiles_are_served_uncached_while_the_cache_is_down(client, settings):
+    from django.core.cache import caches
+
+    from reports import tilecache
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "tiles": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        },
+    }
+    caches["tiles"].close()
+    tilecache._state["down_until"] = 0.0
+    try:
+        report = _report(*NEUSTADT)
+        assert {f["id"] for f in _decode(_tile(client, 16, *NEUSTADT))} == {report.pk}
+        assert {f["id"] for f in _decode(_tile(client, 16, *NEUSTADT))} == {report.pk}
+    finally:
+        tilecache._state["down_until"] = 0.0
 
 
 def test_events_tile_has_current_events_with_a_place(client):

@@ -188,12 +188,18 @@ def test_public_map_tiles_show_what_the_public_map_shows(client):
     assert {old.pk, rejected.pk} <= everything
 
 
-def test_public_map_tiles_are_cached_and_dropped_when_a_report_in_them_changes(client):
+def test_public_map_tiles_are_cached_and_dropped_when_a_report_in_them_changes(
+    client, django_capture_on_commit_callbacks
+):
+    from reports.services import report_create
+
     first = _report()
     assert _tile_ids(client) == {first.pk}
-    Report.objects.filter(pk=first.pk).update(status=Report.Status.REJECTED)  # no signal
+    Report.objects.filter(pk=first.pk).update(status=Report.Status.REJECTED)  # no service
     assert _tile_ids(client) == {first.pk}  # served from the cache
-    second = _report()  # saving a report drops the cached tiles that contain it
+    with django_capture_on_commit_callbacks(execute=True):
+        # a new report drops the cached tiles that contain it, after its commit
+        second, _ = report_create(category="litter", location=Point(*NEUSTADT, srid=4326))
     assert _tile_ids(client) == {second.pk}
 
 

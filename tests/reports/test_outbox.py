@@ -180,3 +180,33 @@ def test_sending_with_the_broker_down_returns_false_and_raises_nothing(monkeypat
         assert task_send(outbox_item_run_task, (1,)) is False
     finally:
         celery_app.conf.task_always_eager = True
+
+
+def test_a_change_with_redis_down_is_kept_and_its_publish_waits_for_the_sweep(
+    ticket, settings, django_capture_on_commit_callbacks
+):
+    from django.core.cache import caches
+
+    from reports import live, tilecache
+    from reports.models import Report
+    from reports.services import report_transition
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "tiles": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        },
+    }
+    settings.LIVE_REDIS_URL = "redis://127.0.0.1:1/0"
+    caches["tiles"].close()
+    tilecache._state["down_until"] = live._state["down_until"] = 0.0
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            report_transition(report=ticket, to=Report.Status.IN_PROGRESS)
+        ticket.refresh_from_db()
+        assert ticket.status == Report.Status.IN_PROGRESS
+        item = OutboxItem.objects.get(kind="report_published", report=ticket)
+        assert item.done_at is None and item.attempts == 1 and "TileCacheDown" in item.last_error
+    finally:
+        tilecache._state["down_until"] = live._state["down_until"] = 0.0
