@@ -149,7 +149,6 @@ class CrewTicketApi(CrewApi):
 
 
 class _CrewActionApi(CrewApi):
-    action: str = ""
     input_serializer: type[serializers.Serializer] = CrewActionInputSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
@@ -163,18 +162,19 @@ class _CrewActionApi(CrewApi):
         duplicate_of = None
         if "duplicate_of" in data:
             duplicate_of = Report.objects.filter(pk=data["duplicate_of"]).first()
-        result = actions.crew_action(
+        result = self.operate(
             user=request.user,
             report=report,
-            action=self.action,
             expected_version=data["expected_version"],
             idempotency_key=request.headers.get("Idempotency-Key") or None,
-            photo=data.get("photo"),
             note=data.get("note", ""),
-            reason=data.get("reason", ""),
+            data=data,
             duplicate_of=duplicate_of,
         )
         return Response({**result.response, "replayed": result.replayed})
+
+    def operate(self, *, data: dict, duplicate_of: Report | None, **common):
+        raise NotImplementedError
 
 
 def _action_schema(summary: str, request_serializer):
@@ -196,15 +196,15 @@ def _action_schema(summary: str, request_serializer):
 
 
 class CrewStartApi(_CrewActionApi):
-    action = actions.START
-
     @_action_schema("Start work on a ticket (→ in_progress)", CrewActionInputSerializer)
     def post(self, request, pk: int):
         return super().post(request, pk)
 
+    def operate(self, *, data: dict, duplicate_of: Report | None, **common):
+        return actions.ticket_start(**common)
+
 
 class CrewCloseApi(_CrewActionApi):
-    action = actions.CLOSE
     input_serializer = CrewCloseInputSerializer
 
     @_action_schema(
@@ -214,18 +214,22 @@ class CrewCloseApi(_CrewActionApi):
     def post(self, request, pk: int):
         return super().post(request, pk)
 
+    def operate(self, *, data: dict, duplicate_of: Report | None, **common):
+        return actions.ticket_close(**common, photo=data.get("photo"))
+
 
 class CrewRejectApi(_CrewActionApi):
-    action = actions.REJECT
     input_serializer = CrewRejectInputSerializer
 
     @_action_schema("Reject a ticket with a reason from the list", CrewRejectInputSerializer)
     def post(self, request, pk: int):
         return super().post(request, pk)
 
+    def operate(self, *, data: dict, duplicate_of: Report | None, **common):
+        return actions.ticket_reject(**common, reason=data.get("reason", ""))
+
 
 class CrewDuplicateApi(_CrewActionApi):
-    action = actions.DUPLICATE
     input_serializer = CrewDuplicateInputSerializer
 
     @_action_schema(
@@ -233,6 +237,9 @@ class CrewDuplicateApi(_CrewActionApi):
     )
     def post(self, request, pk: int):
         return super().post(request, pk)
+
+    def operate(self, *, data: dict, duplicate_of: Report | None, **common):
+        return actions.ticket_mark_duplicate(**common, duplicate_of=duplicate_of)
 
 
 class CrewPlanApi(CrewApi):

@@ -6,6 +6,7 @@ an idempotency key so a tablet resending after a lost connection never applies i
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -98,43 +99,25 @@ def _replay(*, key: str, report: Report) -> ActionResult | None:
     return ActionResult(report=report, response=earlier.response, replayed=True)
 
 
-def crew_action(
+def _act(
     *,
     user: AbstractBaseUser,
     report: Report,
     action: str,
-    expected_version: int | None,
-    idempotency_key: str | None = None,
-    photo=None,
-    note: str = "",
-    reason: str = "",
-    duplicate_of: Report | None = None,
+    idempotency_key: str | None,
+    apply: Callable[[], Report],
 ) -> ActionResult:
-    """Apply one crew action; a repeated idempotency key replays the first answer.
-
-    Raises PermissionDenied (not the member's ticket), ValidationError (a broken rule) or
-    ReportChangedMeanwhile (the ticket moved on since `expected_version`).
-    """
+    """What every crew operation shares: only the crew's members, a repeated idempotency key
+    replays the first answer, and the change and its key are one transaction."""
     if not member_may_act(user=user, report=report):
         raise PermissionDenied(NOT_YOUR_TICKET)
-    if action not in ACTIONS:
-        raise ValidationError(UNKNOWN_ACTION.format(action=action))
     if idempotency_key:
         replay = _replay(key=idempotency_key, report=report)
         if replay is not None:
             return replay
     try:
         with transaction.atomic():
-            current = _apply(
-                user=user,
-                report=report,
-                action=action,
-                expected_version=expected_version,
-                photo=photo,
-                note=note,
-                reason=reason,
-                duplicate_of=duplicate_of,
-            )
+            current = apply()
             response = _response(current, action)
             if idempotency_key:
                 IdempotencyKey.objects.create(
@@ -151,73 +134,132 @@ def crew_action(
     return ActionResult(report=current, response=response)
 
 
-def _apply(
+# One function per crew operation. Each raises PermissionDenied (not the member's ticket),
+# ValidationError (a broken rule) or ReportChangedMeanwhile (the ticket moved on since
+# `expected_version`); a repeated `idempotency_key` replays the first answer.
+
+
+def ticket_start(
     *,
     user: AbstractBaseUser,
     report: Report,
-    action: str,
     expected_version: int | None,
-    photo,
-    note: str,
-    reason: str,
-    duplicate_of: Report | None,
-) -> Report:
-    note = (note or "").strip()
-    if action == START:
+    idempotency_key: str | None = None,
+    note: str = "",
+) -> ActionResult:
+    def apply() -> Report:
         return report_transition(
             report=report,
             to=S.IN_PROGRESS,
             actor=user,
-            note=note,
+            note=(note or "").strip(),
             expected_version=expected_version,
         )
-    if action == CLOSE:
+
+    return _act(
+        user=user, report=report, action=START, idempotency_key=idempotency_key, apply=apply
+    )
+
+
+def ticket_close(
+    *,
+    user: AbstractBaseUser,
+    report: Report,
+    expected_version: int | None,
+    photo,
+    idempotency_key: str | None = None,
+    note: str = "",
+) -> ActionResult:
+    """Cleared, with an after-photo (checked for place and time, flagged when doubtful); the
+    resident who left an address gets a mail."""
+
+    def apply() -> Report:
         if photo is None:
             raise ValidationError({"photo": CLOSE_NEEDS_PHOTO})
         current = report_transition(
             report=report,
             to=S.CLEARED,
             actor=user,
-            note=note,
+            note=(note or "").strip(),
             photo=photo,
             expected_version=expected_version,
         )
         _check_after_photo(report=current)
         _queue_cleared_mail(report=current)
         return current
-    if action == REJECT:
+
+    return _act(
+        user=user, report=report, action=CLOSE, idempotency_key=idempotency_key, apply=apply
+    )
+
+
+def ticket_reject(
+    *,
+    user: AbstractBaseUser,
+    report: Report,
+    expected_version: int | None,
+    reason: str,
+    idempotency_key: str | None = None,
+    note: str = "",
+) -> ActionResult:
+    """Rejected with a reason from REJECT_REASONS; the dispatchers get the crew's answer as a
+    flag and decide whether it ends there or goes elsewhere."""
+
+    def apply() -> Report:
         if reason not in REJECT_REASONS:
             raise ValidationError({"reason": REJECT_REASON_UNKNOWN})
         text = str(REJECT_REASONS[reason])
+        extra = (note or "").strip()
         current = report_transition(
             report=report,
             to=S.REJECTED,
             actor=user,
-            note=f"{text}: {note}" if note else text,
+            note=f"{text}: {extra}" if extra else text,
             expected_version=expected_version,
         )
-        # The dispatcher decides whether "not found" or "not ours" ends it or goes elsewhere.
         with override(settings.LANGUAGE_CODE):  # the dispatchers' language
             answer = str(REJECT_REASONS[reason])
         report_flag_add(
             report=current,
             kind=ReportFlag.Kind.CREW_ANSWER,
-            reason=f"{answer}: {note}" if note else answer,
+            reason=f"{answer}: {extra}" if extra else answer,
             data={"reason": reason},
         )
         return current
-    candidates = duplicate_candidates(report=report, meters=DUPLICATE_MAX_METERS)
-    if duplicate_of is None or not candidates.filter(pk=duplicate_of.pk).exists():
-        raise ValidationError(
-            {"duplicate_of": DUPLICATE_NOT_NEARBY.format(meters=DUPLICATE_MAX_METERS)}
+
+    return _act(
+        user=user, report=report, action=REJECT, idempotency_key=idempotency_key, apply=apply
+    )
+
+
+def ticket_mark_duplicate(
+    *,
+    user: AbstractBaseUser,
+    report: Report,
+    expected_version: int | None,
+    duplicate_of: Report | None,
+    idempotency_key: str | None = None,
+    note: str = "",
+) -> ActionResult:
+    """A duplicate of an open ticket within DUPLICATE_MAX_METERS."""
+
+    def apply() -> Report:
+        candidates = duplicate_candidates(report=report, meters=DUPLICATE_MAX_METERS)
+        if duplicate_of is None or not candidates.filter(pk=duplicate_of.pk).exists():
+            raise ValidationError(
+                {"duplicate_of": DUPLICATE_NOT_NEARBY.format(meters=DUPLICATE_MAX_METERS)}
+            )
+        return report_transition(
+            report=report,
+            to=S.DUPLICATE,
+            actor=user,
+            note=(note or "").strip(),
+            duplicate_of=duplicate_of,
+            expected_version=expected_version,
         )
-    return report_transition(
-        report=report,
-        to=S.DUPLICATE,
-        actor=user,
-        note=note,
-        duplicate_of=duplicate_of,
-        expected_version=expected_version,
+
+    return _act(
+        user=user, report=report, action=DUPLICATE, idempotency_key=idempotency_key, apply=apply
     )
 
 

@@ -179,17 +179,23 @@ def _ticket_post(request: HttpRequest, pk: int) -> HttpResponse:
         duplicate_of = Report.objects.filter(pk=int(request.POST["duplicate_of"])).first()
     status, error = 200, ""
     try:
-        result = actions.crew_action(
-            user=request.user,
-            report=report,
-            action=action,
-            expected_version=expected_version,
-            idempotency_key=request.POST.get("idempotency_key") or None,
-            photo=request.FILES.get("photo"),
-            note=request.POST.get("note", ""),
-            reason=request.POST.get("reason", ""),
-            duplicate_of=duplicate_of,
-        )
+        common = {
+            "user": request.user,
+            "report": report,
+            "expected_version": expected_version,
+            "idempotency_key": request.POST.get("idempotency_key") or None,
+            "note": request.POST.get("note", ""),
+        }
+        if action == actions.START:
+            result = actions.ticket_start(**common)
+        elif action == actions.CLOSE:
+            result = actions.ticket_close(**common, photo=request.FILES.get("photo"))
+        elif action == actions.REJECT:
+            result = actions.ticket_reject(**common, reason=request.POST.get("reason", ""))
+        elif action == actions.DUPLICATE:
+            result = actions.ticket_mark_duplicate(**common, duplicate_of=duplicate_of)
+        else:
+            raise ValidationError(actions.UNKNOWN_ACTION.format(action=action))
     except ReportChangedMeanwhile as exc:
         status = 409
         error = _(

@@ -11,12 +11,11 @@ from django.utils import timezone
 from PIL import Image
 
 from crews.actions import (
-    CLOSE,
     CLOSE_NEEDS_PHOTO,
-    DUPLICATE,
-    REJECT,
-    START,
-    crew_action,
+    ticket_close,
+    ticket_mark_duplicate,
+    ticket_reject,
+    ticket_start,
 )
 from crews.services import report_dispatch
 from reports.models import Report, ReportFlag
@@ -56,14 +55,11 @@ def _now_exif() -> str:
 def test_start_then_close_with_photo_records_events_with_the_member_as_actor():
     report = _ticket()
     member = _member()
-    started = crew_action(
-        user=member, report=report, action=START, expected_version=report.version
-    ).report
+    started = ticket_start(user=member, report=report, expected_version=report.version).report
     assert started.status == S.IN_PROGRESS
-    closed = crew_action(
+    closed = ticket_close(
         user=member,
         report=started,
-        action=CLOSE,
         expected_version=started.version,
         photo=_photo(NEUSTADT_POINT.y, NEUSTADT_POINT.x, _now_exif()),
         note="Weggeräumt",
@@ -80,8 +76,8 @@ def test_start_then_close_with_photo_records_events_with_the_member_as_actor():
 def test_closing_without_an_after_photo_is_refused():
     report = _ticket()
     with pytest.raises(ValidationError) as error:
-        crew_action(
-            user=_member(), report=report, action=CLOSE, expected_version=report.version, note="x"
+        ticket_close(
+            user=_member(), report=report, expected_version=report.version, photo=None, note="x"
         )
     assert CLOSE_NEEDS_PHOTO in str(error.value)
     report.refresh_from_db()
@@ -93,8 +89,8 @@ def test_after_photo_far_away_is_accepted_but_flagged():
     report = _ticket()
     # About 1.1 km north of the ticket.
     far = _photo(NEUSTADT_POINT.y + 0.01, NEUSTADT_POINT.x, _now_exif())
-    closed = crew_action(
-        user=_member(), report=report, action=CLOSE, expected_version=report.version, photo=far
+    closed = ticket_close(
+        user=_member(), report=report, expected_version=report.version, photo=far
     ).report
     assert closed.status == S.CLEARED
     flag = closed.flags.get()
@@ -107,8 +103,8 @@ def test_after_photo_far_away_is_accepted_but_flagged():
 def test_after_photo_near_but_older_than_the_report_is_flagged():
     report = _ticket()
     old = _photo(NEUSTADT_POINT.y, NEUSTADT_POINT.x + 0.0003, "2020:05:01 08:00:00")
-    closed = crew_action(
-        user=_member(), report=report, action=CLOSE, expected_version=report.version, photo=old
+    closed = ticket_close(
+        user=_member(), report=report, expected_version=report.version, photo=old
     ).report
     assert closed.status == S.CLEARED
     flag = closed.flags.get()
@@ -120,10 +116,9 @@ def test_after_photo_near_but_older_than_the_report_is_flagged():
 def test_cleared_ticket_mails_the_reporter_after_commit(django_capture_on_commit_callbacks):
     report = _ticket(email="anna@example.org")
     with django_capture_on_commit_callbacks(execute=True):
-        crew_action(
+        ticket_close(
             user=_member(),
             report=report,
-            action=CLOSE,
             expected_version=report.version,
             photo=_photo(),
         )
@@ -135,17 +130,15 @@ def test_cleared_ticket_mails_the_reporter_after_commit(django_capture_on_commit
 def test_reject_needs_a_reason_from_the_list():
     report = _ticket()
     with pytest.raises(ValidationError):
-        crew_action(
+        ticket_reject(
             user=_member(),
             report=report,
-            action=REJECT,
             expected_version=report.version,
             reason="too tired",
         )
-    rejected = crew_action(
+    rejected = ticket_reject(
         user=_member(),
         report=report,
-        action=REJECT,
         expected_version=report.version,
         reason="private_ground",
         note="Hof der Wohnungsgenossenschaft",
@@ -160,17 +153,15 @@ def test_duplicate_only_of_an_open_ticket_within_50_m():
     near = _ticket(Point(NEUSTADT_POINT.x + 0.0003, NEUSTADT_POINT.y, srid=4326))  # ~21 m
     far = _ticket(Point(NEUSTADT_POINT.x + 0.0015, NEUSTADT_POINT.y, srid=4326))  # ~105 m
     with pytest.raises(ValidationError):
-        crew_action(
+        ticket_mark_duplicate(
             user=_member(),
             report=report,
-            action=DUPLICATE,
             expected_version=report.version,
             duplicate_of=far,
         )
-    marked = crew_action(
+    marked = ticket_mark_duplicate(
         user=_member(),
         report=report,
-        action=DUPLICATE,
         expected_version=report.version,
         duplicate_of=near,
     ).report
@@ -178,19 +169,25 @@ def test_duplicate_only_of_an_open_ticket_within_50_m():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("action", [START, CLOSE, REJECT, DUPLICATE])
-def test_every_action_on_another_crews_ticket_is_denied(action):
+@pytest.mark.parametrize(
+    ("operation", "extra"),
+    [
+        (ticket_start, {}),
+        (ticket_close, {"photo": "photo"}),
+        (ticket_reject, {"reason": "not_found"}),
+        (ticket_mark_duplicate, {"duplicate_of": "near"}),
+    ],
+)
+def test_every_action_on_another_crews_ticket_is_denied(operation, extra):
     report = _ticket()
     near = _ticket(Point(NEUSTADT_POINT.x + 0.0003, NEUSTADT_POINT.y, srid=4326))
+    values = {"photo": _photo(), "not_found": "not_found", "near": near}
     with pytest.raises(PermissionDenied):
-        crew_action(
+        operation(
             user=_member("crew-mitte"),
             report=report,
-            action=action,
             expected_version=report.version,
-            photo=_photo(),
-            reason="not_found",
-            duplicate_of=near,
+            **{name: values[value] for name, value in extra.items()},
         )
     report.refresh_from_db()
     assert report.status == S.ASSIGNED
@@ -200,18 +197,16 @@ def test_every_action_on_another_crews_ticket_is_denied(action):
 @pytest.mark.django_db
 def test_resend_with_the_same_key_applies_once_and_replays_the_answer():
     report = _ticket()
-    first = crew_action(
+    first = ticket_close(
         user=_member(),
         report=report,
-        action=CLOSE,
         expected_version=report.version,
         photo=_photo(),
         idempotency_key="tablet-1-abc",
     )
-    again = crew_action(
+    again = ticket_close(
         user=_member(),
         report=report,
-        action=CLOSE,
         expected_version=report.version,  # the tablet still holds the old version
         photo=_photo(),
         idempotency_key="tablet-1-abc",
@@ -225,12 +220,11 @@ def test_resend_with_the_same_key_applies_once_and_replays_the_answer():
 @pytest.mark.django_db
 def test_stale_version_without_a_key_is_a_conflict_with_the_current_state():
     report = _ticket()
-    crew_action(user=_member(), report=report, action=START, expected_version=report.version)
+    ticket_start(user=_member(), report=report, expected_version=report.version)
     with pytest.raises(ReportChangedMeanwhile) as conflict:
-        crew_action(
+        ticket_reject(
             user=_member(),
             report=report,
-            action=REJECT,
             expected_version=report.version,
             reason="not_found",
         )
@@ -249,10 +243,9 @@ def test_two_members_closing_at_the_same_moment_one_wins(dresden_committed):
             stale = Report.objects.get(pk=report.pk)
             member = User.objects.get(username=username)
             barrier.wait()
-            crew_action(
+            ticket_close(
                 user=member,
                 report=stale,
-                action=CLOSE,
                 expected_version=stale.version,
                 photo=_photo(),
                 idempotency_key=f"key-{username}",
@@ -278,14 +271,11 @@ def test_two_members_closing_at_the_same_moment_one_wins(dresden_committed):
 @pytest.mark.django_db
 def test_same_key_for_another_ticket_is_refused():
     one, two = _ticket(), _ticket(Point(NEUSTADT_POINT.x + 0.001, NEUSTADT_POINT.y, srid=4326))
-    crew_action(
-        user=_member(), report=one, action=START, expected_version=one.version, idempotency_key="k"
-    )
+    ticket_start(user=_member(), report=one, expected_version=one.version, idempotency_key="k")
     with pytest.raises(ValidationError):
-        crew_action(
+        ticket_start(
             user=_member(),
             report=two,
-            action=START,
             expected_version=two.version,
             idempotency_key="k",
         )

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crews import dispatch
-from crews.actions import REJECT, crew_action
+from crews.actions import ticket_reject
 from crews.selectors import open_ticket_feature, open_tickets_geojson
 from crews.services import report_dispatch
 from reports.models import Report, ReportEvent, ReportFlag
@@ -74,10 +74,9 @@ def test_crew_answer_not_found_keeps_the_rejected_ticket_on_the_map_for_the_disp
 ):
     report = _ticket()
     member = User.objects.get(username="crew-nord")
-    rejected = crew_action(
+    rejected = ticket_reject(
         user=member,
         report=report,
-        action=REJECT,
         expected_version=report.version,
         reason="not_found",
         note="Nichts zu sehen",
