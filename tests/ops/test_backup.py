@@ -162,3 +162,22 @@ def test_backup_restores_into_a_fresh_database_with_same_rows_files_and_trigger(
         )
     with psycopg.connect(_libpq(fresh_database)) as conn, conn.cursor() as cursor:
         assert table_counts(cursor)["public.reports_report"] == 2
+
+    # Told to (--force, FORCE=1 for make), it replaces the contents: the changed district is
+    # back as it was, with its parts.
+    call_command(
+        "core_restore",
+        str(archive),
+        "--database-url",
+        fresh_database,
+        "--media-root",
+        str(restored_media),
+        "--force",
+        stdout=StringIO(),
+    )
+    with psycopg.connect(_libpq(fresh_database)) as conn, conn.cursor() as cursor:
+        assert table_counts(cursor) == source_counts
+        cursor.execute(
+            "SELECT count(*) FROM districts_districtpart WHERE district_id = %s", [district_id]
+        )
+        assert cursor.fetchone()[0] == parts_before
