@@ -35,6 +35,7 @@ from api.crew_serializers import (
     CrewTicketSerializer,
     PlanSerializer,
 )
+from core.idempotency import scoped_key
 from crews import actions
 from crews.planning import member_day_plan
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
@@ -166,7 +167,7 @@ class _CrewActionApi(CrewApi):
             user=request.user,
             report=report,
             expected_version=data["expected_version"],
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=scoped_key(request, request.headers.get("Idempotency-Key")),
             note=data.get("note", ""),
             data=data,
             duplicate_of=duplicate_of,

@@ -29,6 +29,7 @@ from api.serializers import (
     RouteQuerySerializer,
     RouteSerializer,
 )
+from core.idempotency import idempotency_for
 from crews.models import Assignment
 from crews.selectors import route_compute
 from crews.services import report_dispatch, report_flag_probable_pickup
@@ -105,7 +106,7 @@ class ReportListCreateApi(generics.ListAPIView):
             description=data["description"],
             photos=data["photo"],
             email=data["email"],
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            **idempotency_for(request, request.headers.get("Idempotency-Key")),
             actor=request.user,
         )
         if created:

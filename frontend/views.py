@@ -25,10 +25,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.idempotency import idempotency_for
 from crews.services import report_dispatch, report_flag_probable_pickup
 from districts.selectors import addresses_exist, district_choices
 from events.selectors import events_nearby
 from frontend.maps import STATUS_COLOURS, public_map, report_map, tile_url_template
+from reports.idempotency import IdempotencyKeyReused
 from reports.models import Report
 from reports.selectors import (
     PUBLIC_MAP_CLEARED_DAYS,
@@ -294,11 +296,17 @@ def _report_from_form(
             photos=photos,
             email=values["email"],
             address=values["place"][:300],
-            idempotency_key=values["idempotency_key"][:200] or None,
+            **idempotency_for(request, values["idempotency_key"]),
             actor=request.user,
         )
     except ValidationError as exc:
-        return None, exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        # The key is a hidden field: a broken one is the form's problem, not a field's.
+        if "idempotency_key" in errors:
+            errors.setdefault("__all__", []).extend(errors.pop("idempotency_key"))
+        return None, errors
+    except IdempotencyKeyReused as exc:
+        return None, {"__all__": [_(str(exc))]}
     if created:
         report_dispatch(report=report)
         report_flag_probable_pickup(report=report)

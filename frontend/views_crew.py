@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from core.idempotency import scoped_key
 from crews import actions
 from crews.planning import member_day_plan
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
@@ -183,7 +184,7 @@ def _ticket_post(request: HttpRequest, pk: int) -> HttpResponse:
             "user": request.user,
             "report": report,
             "expected_version": expected_version,
-            "idempotency_key": request.POST.get("idempotency_key") or None,
+            "idempotency_key": scoped_key(request, request.POST.get("idempotency_key")),
             "note": request.POST.get("note", ""),
         }
         if action == actions.START:

@@ -24,9 +24,9 @@ from districts.selectors import (
 )
 from reports.geo import public_point
 from reports.handlers import TRACKING_MAIL
+from reports.idempotency import idempotency_earlier, idempotency_record
 from reports.models import (
     Category,
-    IdempotencyKey,
     Report,
     ReportEvent,
     ReportFlag,
@@ -250,6 +250,7 @@ def report_create(
     idempotency_key: str | None = None,
     actor: AbstractBaseUser | None = None,
     photo_url: str = "",
+    idempotency_fingerprint: str = "",
 ) -> tuple[Report, bool]:
     """Validate and store a new report with its photos. Returns (report, created).
 
@@ -261,11 +262,12 @@ def report_create(
     Routing to a crew is the caller's next step (`crews.services.report_dispatch`).
     """
     if idempotency_key:
-        earlier = IdempotencyKey.objects.filter(
-            scope=CREATE_SCOPE, key=idempotency_key
-        ).select_related("report")
-        if earlier:
-            return earlier[0].report, False
+        # The same key with another request's fingerprint raises IdempotencyKeyReused (422).
+        earlier = idempotency_earlier(
+            scope=CREATE_SCOPE, key=idempotency_key, fingerprint=idempotency_fingerprint
+        )
+        if earlier is not None:
+            return earlier, False
     if isinstance(category, str):
         category = category_by_code(category)
     elif not category.active:
@@ -308,8 +310,11 @@ def report_create(
             report.full_clean()
             report.save()
             if idempotency_key:
-                IdempotencyKey.objects.create(
-                    scope=CREATE_SCOPE, key=idempotency_key, report=report
+                idempotency_record(
+                    scope=CREATE_SCOPE,
+                    key=idempotency_key,
+                    fingerprint=idempotency_fingerprint,
+                    report=report,
                 )
             event_record(report=report, kind=ReportEvent.Kind.CREATED, actor=actor, to_status=S.NEW)
             if report.reporter_email:
@@ -330,11 +335,12 @@ def report_create(
                     )
     except IntegrityError:
         # Two retries raced: the other one stored the report first; answer with it.
-        earlier = IdempotencyKey.objects.filter(
-            scope=CREATE_SCOPE, key=idempotency_key
-        ).select_related("report")
-        if idempotency_key and earlier:
-            return earlier[0].report, False
+        if idempotency_key:
+            earlier = idempotency_earlier(
+                scope=CREATE_SCOPE, key=idempotency_key, fingerprint=idempotency_fingerprint
+            )
+            if earlier is not None:
+                return earlier, False
         raise
     logger.info("report %s created in district %s", report.pk, report.district_id)
     return report, True

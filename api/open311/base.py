@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from api.open311 import inputs
 from api.open311.errors import BadRequest, NotFound, Open311Error, from_validation_error
 from api.open311.render import Open311JSONRenderer, Open311XMLRenderer
+from reports.idempotency import IdempotencyKeyReused
 from reports.models import Category
 from reports.selectors import category_list
 
@@ -113,6 +114,8 @@ class Open311View(APIView):
     def handle_exception(self, exc):
         if isinstance(exc, ValidationError):
             exc = from_validation_error(exc)
+        elif isinstance(exc, IdempotencyKeyReused):
+            exc = Open311Error(422, _(str(exc)))
         elif isinstance(exc, Http404 | drf_exceptions.NotFound):
             exc = NotFound(str(exc) or _("Not found."))
         elif isinstance(exc, drf_exceptions.APIException) and not isinstance(exc, Open311Error):

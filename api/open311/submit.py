@@ -9,6 +9,7 @@ from api.open311 import inputs, mappers
 from api.open311.base import category_for_code
 from api.open311.errors import BadRequest, Forbidden
 from api.open311.keys import client_for_key, client_touch
+from core.idempotency import idempotency_for
 from crews.services import report_dispatch
 from reports.models import Report
 from reports.services import report_create
@@ -17,7 +18,6 @@ logger = logging.getLogger(__name__)
 
 MAX_DESCRIPTION = 4000  # the spec's limit for description
 IDEMPOTENCY_NAMESPACE = "open311:"
-MAX_IDEMPOTENCY_KEY = 150
 
 
 def request_submit(request) -> tuple[Report, bool]:
@@ -63,12 +63,13 @@ def request_submit(request) -> tuple[Report, bool]:
     name = " ".join(
         part.strip() for part in (data.get("first_name", ""), data.get("last_name", ""))
     ).strip()
-    idempotency = request.headers.get("Idempotency-Key", "").strip()
-    if len(idempotency) > MAX_IDEMPOTENCY_KEY:
-        raise BadRequest(
-            _("The Idempotency-Key header may have at most %(limit)s characters.")
-            % {"limit": MAX_IDEMPOTENCY_KEY}
-        )
+    # Scoped to this API key and bound to this request (core.idempotency); 400 if malformed.
+    idempotency = idempotency_for(
+        request,
+        request.headers.get("Idempotency-Key"),
+        namespace=IDEMPOTENCY_NAMESPACE,
+        api_client_id=client.pk,
+    )
     report, created = report_create(
         category=category,
         location=location,
@@ -80,7 +81,7 @@ def request_submit(request) -> tuple[Report, bool]:
         address=data.get("address_string", ""),
         attributes=attributes,
         source=Report.Source.OPEN311,
-        idempotency_key=f"{IDEMPOTENCY_NAMESPACE}{idempotency}" if idempotency else None,
+        **idempotency,
         photo_url="" if photos else media_url,
     )
     if created:

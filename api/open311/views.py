@@ -22,6 +22,7 @@ from api.open311.base import (
     category_for_code,
 )
 from api.open311.errors import NotFound
+from api.open311.keys import client_for_key
 from api.open311.render import Document
 from api.open311.submit import IDEMPOTENCY_NAMESPACE
 from reports.models import IdempotencyKey
@@ -104,11 +105,20 @@ class TokenView(Open311View):
         responses={**DOCUMENT_RESPONSES, **ERROR_RESPONSES},
     )
     def get(self, request, token: str, fmt: str) -> Response:
-        found = (
-            IdempotencyKey.objects.filter(scope=CREATE_SCOPE, key=f"{IDEMPOTENCY_NAMESPACE}{token}")
-            .values_list("report_id", flat=True)
-            .first()
-        )
+        # Keys are stored per client (`open311:k<client>:<token>`, core.idempotency): with the
+        # client's api_key only its own; without one, any client's (an id is no secret; the
+        # tracking token and contact data are never part of this answer).
+        key = request.query_params.get("api_key", "")
+        client = client_for_key(key=key) if key else None
+        rows = IdempotencyKey.objects.filter(scope=CREATE_SCOPE)
+        if client is not None:
+            rows = rows.filter(key=f"{IDEMPOTENCY_NAMESPACE}k{client.pk}:{token}")
+        else:
+            rows = rows.filter(
+                key__startswith=IDEMPOTENCY_NAMESPACE,
+                key__endswith=f":{token}",
+            )
+        found = rows.order_by("pk").values_list("report_id", flat=True).first()
         if found is None:
             raise NotFound(_("token '%(token)s' not found.") % {"token": token})
         return Response(
