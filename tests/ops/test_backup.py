@@ -1,7 +1,15 @@
 """`make backup` → `make restore` into a second, fresh database: same rows, same files, a
 working district-parts trigger, and the photos still pending at backup time pending again."""
 
+import contextlib
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from io import StringIO
 from pathlib import Path
@@ -63,6 +71,48 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def _served(database_url: str, media_root: Path):
+    """uvicorn serving the app from another database and photo folder; yields a GET function."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media_root),
+        "CELERY_BROKER_URL": TEST_BROKER_URL,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "civicmap.asgi:application", "--port", str(port)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def get(path: str) -> tuple[int, bytes]:
+        url = f"http://127.0.0.1:{port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - local
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            assert process.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.3)
+        yield get
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_backup_restores_into_a_fresh_database_with_same_rows_files_and_trigger(
     dresden_committed, fresh_database, tmp_path_factory
 ):
@@ -112,6 +162,16 @@ def test_backup_restores_into_a_fresh_database_with_same_rows_files_and_trigger(
     assert "Every row count and every file checksum matches the manifest" in out.getvalue()
 
     assert _files(restored_media) == source_files
+
+    # The restored copy serves the reports and the public photo as the original does.
+    pages = {pk: client.get(f"/reports/{pk}/").status_code for pk in (ready_id, pending_id)}
+    photo_url = ReportPhoto.objects.get(report_id=ready_id).public_image.url
+    with _served(fresh_database, restored_media) as get:
+        assert {pk: get(f"/reports/{pk}/")[0] for pk in pages} == pages
+        status, body = get(photo_url)
+    assert 200 in pages.values()
+    assert status == 200
+    assert hashlib.sha256(body).hexdigest() == source_files["public/" + photo_url[len("/media/") :]]
     with psycopg.connect(_libpq(fresh_database), autocommit=True) as conn:
         with conn.cursor() as cursor:
             assert table_counts(cursor) == source_counts
