@@ -44,12 +44,12 @@ REJECT_REASONS = {
     "private_ground": _("private ground"),
 }
 
-NOT_YOUR_TICKET = "This ticket is not assigned to one of your crews."
-UNKNOWN_ACTION = "Unknown action '{action}'. Choose one of: start, close, reject, duplicate."
-CLOSE_NEEDS_PHOTO = "Closing a ticket as cleared needs an after-photo."
-REJECT_REASON_UNKNOWN = "Choose a reason: not found, not our responsibility or private ground."
-DUPLICATE_NOT_NEARBY = "Pick an open ticket within {meters} m of this one."
-KEY_USED_FOR_OTHER_TICKET = "This idempotency key was already used for ticket #{id}."
+NOT_YOUR_TICKET = _("This ticket is not assigned to one of your crews.")
+UNKNOWN_ACTION = _("Unknown action '{action}'. Choose one of: start, close, reject, duplicate.")
+CLOSE_NEEDS_PHOTO = _("Closing a ticket as cleared needs an after-photo.")
+REJECT_REASON_UNKNOWN = _("Choose a reason: not found, not our responsibility or private ground.")
+DUPLICATE_NOT_NEARBY = _("Pick an open ticket within {meters} m of this one.")
+KEY_USED_FOR_OTHER_TICKET = _("This idempotency key was already used for ticket #{id}.")
 
 AFTER_PHOTO_MAX_METERS = 100
 # Camera clocks drift and EXIF keeps whole seconds: only a clearly earlier photo is flagged.

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from crews.deadlines import compute_due_at
 from crews.models import Assignment, Crew
@@ -27,20 +28,20 @@ logger = logging.getLogger(__name__)
 
 S = Report.Status
 
-CATEGORY_UNCHANGED = "The ticket already has the category '{code}'."
-DEADLINE_NEEDS_REASON = "Setting a deadline by hand needs a reason."
-PRIORITY_INVALID = "Priority must be between 0 (normal) and {max}."
-MERGE_SAME = "A ticket cannot be merged into itself."
-MERGE_TARGET_CLOSED = "Ticket #{id} is closed; merge into an open ticket."
-MERGE_SOURCE_CLOSED = "Ticket #{id} is already closed and cannot be merged."
-REOPEN_NOT_CLEARED = (
+CATEGORY_UNCHANGED = gettext_lazy("The ticket already has the category '{code}'.")
+DEADLINE_NEEDS_REASON = gettext_lazy("Setting a deadline by hand needs a reason.")
+PRIORITY_INVALID = gettext_lazy("Priority must be between 0 (normal) and {max}.")
+MERGE_SAME = gettext_lazy("A ticket cannot be merged into itself.")
+MERGE_TARGET_CLOSED = gettext_lazy("Ticket #{id} is closed; merge into an open ticket.")
+MERGE_SOURCE_CLOSED = gettext_lazy("Ticket #{id} is already closed and cannot be merged.")
+REOPEN_NOT_CLEARED = gettext_lazy(
     "Only a cleared or rejected ticket can be reopened here (ticket #{id} is '{status}')."
 )
-FLAG_NOT_OPEN = "This flag was cleared already."
-REOPEN_NEEDS_REASON = "Reopening a ticket needs a reason."
-TICKET_CLOSED = "Ticket #{id} is closed."
-RELEASE_NOT_ASSIGNED = "Ticket #{id} has no crew."
-RELEASE_NEEDS_REASON = "Taking a ticket away from its crew needs a reason."
+FLAG_NOT_OPEN = gettext_lazy("This flag was cleared already.")
+REOPEN_NEEDS_REASON = gettext_lazy("Reopening a ticket needs a reason.")
+TICKET_CLOSED = gettext_lazy("Ticket #{id} is closed.")
+RELEASE_NOT_ASSIGNED = gettext_lazy("Ticket #{id} has no crew.")
+RELEASE_NEEDS_REASON = gettext_lazy("Taking a ticket away from its crew needs a reason.")
 MAX_PRIORITY = 3
 SEEN = "seen"
 

@@ -15,16 +15,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 
 from crews.models import Crew, PreventiveTask
 from crews.selectors import crew_for
 from districts.selectors import district_for_point
 from reports.models import Category
 
-HOTSPOT_PARAMS_INVALID = "Radius must be 5–2000 m and the minimum count 2–1000."
-HOTSPOT_INTERVAL_INVALID = "The interval must be 1–365 days."
-HOTSPOT_NO_CREW = "No crew serves this place; choose one."
+HOTSPOT_PARAMS_INVALID = gettext_lazy("Radius must be 5–2000 m and the minimum count 2–1000.")
+HOTSPOT_INTERVAL_INVALID = gettext_lazy("The interval must be 1–365 days.")
+HOTSPOT_NO_CREW = gettext_lazy("No crew serves this place; choose one.")
 
 
 @dataclass(frozen=True)

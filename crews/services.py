@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from crews.models import Assignment, Crew
 from crews.selectors import Route, route_compute
@@ -15,9 +16,9 @@ from reports.services import event_record, report_flag_add, report_route_set
 
 logger = logging.getLogger(__name__)
 
-ASSIGNMENT_REPORT_CLOSED = "Report #{id} is closed and cannot be assigned."
-REASSIGN_NEEDS_REASON = "Reassigning a ticket needs a reason."
-REASSIGN_SAME_CREW = "The ticket is already assigned to {crew}."
+ASSIGNMENT_REPORT_CLOSED = gettext_lazy("Report #{id} is closed and cannot be assigned.")
+REASSIGN_NEEDS_REASON = gettext_lazy("Reassigning a ticket needs a reason.")
+REASSIGN_SAME_CREW = gettext_lazy("The ticket is already assigned to {crew}.")
 
 
 @transaction.atomic

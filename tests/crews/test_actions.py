@@ -79,7 +79,7 @@ def test_closing_without_an_after_photo_is_refused():
         ticket_close(
             user=_member(), report=report, expected_version=report.version, photo=None, note="x"
         )
-    assert CLOSE_NEEDS_PHOTO in str(error.value)
+    assert str(CLOSE_NEEDS_PHOTO) in str(error.value)
     report.refresh_from_db()
     assert report.status == S.ASSIGNED
 
@@ -280,3 +280,19 @@ def test_same_key_for_another_ticket_is_refused():
             idempotency_key="k",
         )
     assert timezone.now() - one.created_at < timedelta(minutes=5)
+
+
+@pytest.mark.django_db
+def test_crew_messages_are_in_the_users_language():
+    from django.utils import translation
+
+    report = _ticket()
+    with translation.override("de"):
+        with pytest.raises(ValidationError) as error:
+            ticket_close(user=_member(), report=report, expected_version=report.version, photo=None)
+        assert error.value.messages == [
+            "Um einen Auftrag als erledigt abzuschließen, braucht es ein Nachher-Foto."
+        ]
+        with pytest.raises(PermissionDenied) as denied:
+            ticket_start(user=_member("crew-mitte"), report=report, expected_version=report.version)
+        assert str(denied.value) == "Dieser Auftrag ist keinem Ihrer Teams zugewiesen."
