@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             result = backup_create(
                 database=database, media_root=Path(settings.MEDIA_ROOT), path=path
             )
-        except (RuntimeError, OSError) as exc:
+        except (RuntimeError, OSError, psycopg.Error) as exc:
             raise CommandError(str(exc)) from exc
         size = result.path.stat().st_size
         self.stdout.write(

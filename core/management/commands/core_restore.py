@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import dj_database_url
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         media = media_root or Path(settings.MEDIA_ROOT)
         try:
             result = backup_restore(path=archive, database=database, media_root=media, force=force)
-        except (ValueError, RuntimeError, OSError) as exc:
+        except (ValueError, RuntimeError, OSError, psycopg.Error) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Restored {archive.name} into the database {result.database} and {media}\n"
