@@ -32,13 +32,12 @@ from api.serializers import (
 from core.idempotency import idempotency_for
 from crews.models import Assignment
 from crews.selectors import route_compute
-from crews.services import report_dispatch, report_flag_probable_pickup
+from crews.services import report_submit
 from districts.selectors import district_list, place_for_point
 from reports.selectors import category_list, report_list
 from reports.services import (
     category_by_code,
     location_check,
-    report_create,
     report_public_flag,
 )
 
@@ -100,7 +99,7 @@ class ReportListCreateApi(generics.ListAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         location = Point(data["lon"], data["lat"], srid=4326) if "lat" in data else None
-        report, created = report_create(
+        report, created = report_submit(
             category=data["category"],
             location=location,
             description=data["description"],
@@ -109,9 +108,6 @@ class ReportListCreateApi(generics.ListAPIView):
             **idempotency_for(request, request.headers.get("Idempotency-Key")),
             actor=request.user,
         )
-        if created:
-            report_dispatch(report=report)
-            report_flag_probable_pickup(report=report)
         # The submitter sees their report even while it waits for approval.
         report = _with_crew(report_list(published_only=False)).get(pk=report.pk)
         body = ReportCreatedSerializer(report, context={"request": request}).data

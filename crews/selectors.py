@@ -58,9 +58,12 @@ def crew_for(*, district: District, category: Category) -> Crew | None:
     return candidates.first()
 
 
-def route_compute(*, point: Point, category: Category, now: datetime) -> Route:
-    """Where a report at `point` would go and when it would be due, without writing anything."""
-    district = district_for_point(point=point)
+def route_compute(
+    *, point: Point, category: Category, now: datetime, district: District | None = None
+) -> Route:
+    """Where a report at `point` would go and when it would be due, without writing anything.
+    `district`: the one already found for the point (a stored report's), not looked up again."""
+    district = district or district_for_point(point=point)
     crew = crew_for(district=district, category=category) if district else None
     due_at = compute_due_at(start=now, unit=category.deadline_unit, amount=category.deadline_amount)
     return Route(district=district, crew=crew, due_at=due_at)

@@ -12,7 +12,7 @@ from crews.selectors import Route, route_compute
 from events.models import BULKY_WASTE
 from events.selectors import pickup_check
 from reports.models import Report, ReportEvent, ReportFlag
-from reports.services import event_record, report_flag_add, report_route_set
+from reports.services import event_record, report_create, report_flag_add, report_route_set
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ def assignment_create(
 def report_dispatch(*, report: Report, now: datetime | None = None) -> Route:
     """Route a new report: district → crew → deadline. No crew: kept unassigned, never dropped."""
     now = now or report.created_at or timezone.now()
-    route = route_compute(point=report.location, category=report.category, now=now)
+    route = route_compute(
+        point=report.location, category=report.category, now=now, district=report.district
+    )
     if route.crew is not None:
         assignment_create(report=report, crew=route.crew, due_at=route.due_at)
     else:
@@ -102,7 +104,7 @@ def assignment_reassign(
 def report_flag_probable_pickup(*, report: Report) -> ReportFlag | None:
     """A new bulky-waste report next to a scheduled public collection is probably furniture
     put out for it: flag it for the dispatcher. (Lives here because it pairs events with
-    reports, and both submission entry points, API and form, need it.)"""
+    reports; `report_submit` calls it for every entry point.)"""
     if report.category.code != BULKY_WASTE or report.location is None:
         return None
     check = pickup_check(point=report.location, day=timezone.localdate(report.created_at))
@@ -114,3 +116,30 @@ def report_flag_probable_pickup(*, report: Report) -> ReportFlag | None:
         reason=check.flag_reason,
         data=check.flag_data,
     )
+
+
+ROUTED_KINDS = (ReportEvent.Kind.ASSIGNED, ReportEvent.Kind.UNASSIGNED)
+
+
+def report_submit(*, idempotency_key: str | None = None, **fields) -> tuple[Report, bool]:
+    """The one way a report comes in (API, form, Open311): stored with its photos, routed to
+    its crew with its deadline, and flagged (near a booked bulky-waste pickup) -- all in one
+    transaction, so a report that is stored is routed. Returns (report, created).
+
+    Takes the arguments of `reports.services.report_create`. A repeated `idempotency_key`
+    returns the report the first call stored; should that one not be routed (stored before
+    submissions were one transaction), the retry routes it now.
+    """
+    with transaction.atomic():
+        report, created = report_create(idempotency_key=idempotency_key, **fields)
+        if created:
+            report_dispatch(report=report)
+            report_flag_probable_pickup(report=report)
+        elif report.is_open and not report.events.filter(kind__in=ROUTED_KINDS).exists():
+            report = Report.objects.select_for_update().get(pk=report.pk)
+            if not report.events.filter(kind__in=ROUTED_KINDS).exists():
+                report_dispatch(report=report)
+                report_flag_probable_pickup(report=report)
+                logger.info("report %s routed on the retry of its submission", report.pk)
+    report.refresh_from_db()
+    return report, created

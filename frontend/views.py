@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 from rest_framework.throttling import SimpleRateThrottle
 
 from core.idempotency import idempotency_for
-from crews.services import report_dispatch, report_flag_probable_pickup
+from crews.services import report_submit
 from districts.selectors import addresses_exist, district_choices
 from events.selectors import events_nearby
 from frontend.maps import STATUS_COLOURS, public_map, report_map, tile_url_template
@@ -46,7 +46,6 @@ from reports.selectors import (
 from reports.services import (
     LOCATION_INVALID,
     REOPEN_WINDOW_DAYS,
-    report_create,
     report_reopen_by_resident,
     report_reopen_window_open,
 )
@@ -289,7 +288,7 @@ def _report_from_form(
         return None, errors
     place = f"{texts['place_prefix']}: {values['place']}" if values["place"] else ""
     try:
-        report, created = report_create(
+        report, _created = report_submit(
             category=values["category"],
             location=location,
             description="\n".join(part for part in (place, values["description"]) if part),
@@ -307,9 +306,6 @@ def _report_from_form(
         return None, errors
     except IdempotencyKeyReused as exc:
         return None, {"__all__": [_(str(exc))]}
-    if created:
-        report_dispatch(report=report)
-        report_flag_probable_pickup(report=report)
     return report, {}
 
 

@@ -1,4 +1,4 @@
-"""POST requests: what an Open311 client sends, mapped onto `report_create`."""
+"""POST requests: what an Open311 client sends, mapped onto `crews.services.report_submit`."""
 
 import logging
 
@@ -10,9 +10,8 @@ from api.open311.base import category_for_code
 from api.open311.errors import BadRequest, Forbidden
 from api.open311.keys import client_for_key, client_touch
 from core.idempotency import idempotency_for
-from crews.services import report_dispatch
+from crews.services import report_submit
 from reports.models import Report
-from reports.services import report_create
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def request_submit(request) -> tuple[Report, bool]:
         namespace=IDEMPOTENCY_NAMESPACE,
         api_client_id=client.pk,
     )
-    report, created = report_create(
+    report, created = report_submit(
         category=category,
         location=location,
         description=description,
@@ -85,9 +84,7 @@ def request_submit(request) -> tuple[Report, bool]:
         photo_url="" if photos else media_url,
     )
     if created:
-        report_dispatch(report=report)
         logger.info("Open311 request %s from client %s", report.pk, client.pk)
-    report.refresh_from_db()
     return report, created
 
 
