@@ -19,7 +19,15 @@ from api.dispatch_views import DispatchApi, validated
 from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
 from crews.models import Crew
 from crews.selectors import EXPORT_COLUMNS, tickets_for_export
-from crews.stats import StatsFilter, stats_by_district, stats_summary, stats_weekly
+from crews.stats import (
+    DEFAULT_PERIOD,
+    PERIOD_PRESETS,
+    StatsFilter,
+    period_preset,
+    stats_by_district,
+    stats_summary,
+    stats_weekly,
+)
 from reports.models import Report
 from reports.selectors import reports_public_points
 
@@ -27,6 +35,11 @@ from reports.selectors import reports_public_points
 
 
 class PeriodInput(serializers.Serializer):
+    preset = serializers.ChoiceField(
+        choices=PERIOD_PRESETS,
+        required=False,
+        help_text="a named period (as on the statistics page); wins over start and end",
+    )
     start = serializers.DateField(
         required=False, help_text="first day (local), default: 30 days ago"
     )
@@ -39,8 +52,12 @@ class PeriodInput(serializers.Serializer):
 
     def validate(self, data: dict) -> dict:
         today = timezone.localdate()
-        data["end"] = data.get("end") or today
-        data["start"] = data.get("start") or data["end"] - timedelta(days=29)
+        if data.get("preset"):
+            data["start"], data["end"] = period_preset(data["preset"], today=today)
+            return data
+        default_start, default_end = period_preset(DEFAULT_PERIOD, today=today)
+        data["end"] = data.get("end") or default_end
+        data["start"] = data.get("start") or data["end"] - (default_end - default_start)
         if data["start"] > data["end"]:
             raise serializers.ValidationError({"start": "The period starts after it ends."})
         return data

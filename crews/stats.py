@@ -21,6 +21,29 @@ from django.db import connection
 from crews.deadlines import late_sql
 from reports.models import Report
 
+# --- periods: the presets both faces offer, written once ----------------------------------------
+
+DEFAULT_PERIOD = "last_30"
+PERIOD_PRESETS = ("last_month", "this_month", "last_30", "last_365")
+
+
+def _month_bounds(today: date, months_back: int) -> tuple[date, date]:
+    first = today.replace(day=1)
+    for _i in range(months_back):
+        first = (first - timedelta(days=1)).replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return first, min(last, today) if months_back == 0 else last
+
+
+def period_preset(name: str, *, today: date) -> tuple[date, date]:
+    """First and last day (local, both included) of a preset period; KeyError if unknown."""
+    return {
+        "last_month": lambda: _month_bounds(today, 1),
+        "this_month": lambda: _month_bounds(today, 0),
+        "last_30": lambda: (today - timedelta(days=29), today),
+        "last_365": lambda: (today - timedelta(days=364), today),
+    }[name]()
+
 
 @dataclass(frozen=True)
 class StatsFilter:

@@ -2,7 +2,7 @@
 weekly chart) and hotspots (places with repeated reports, turned into preventive rounds)."""
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import folium
 from django.contrib import messages
@@ -18,7 +18,15 @@ from django.views.decorators.http import require_POST
 from crews.hotspots import hotspot_crew, hotspots_find, preventive_task_create
 from crews.models import Crew
 from crews.selectors import crew_list
-from crews.stats import StatsFilter, stats_by_district, stats_summary, stats_weekly
+from crews.stats import (
+    DEFAULT_PERIOD,
+    PERIOD_PRESETS,
+    StatsFilter,
+    period_preset,
+    stats_by_district,
+    stats_summary,
+    stats_weekly,
+)
 from districts.selectors import district_list, districts_geojson
 from frontend.maps import base_map, districts_layer, map_parts
 from frontend.views_dispatch import _context, dispatcher_required
@@ -27,31 +35,17 @@ from reports.selectors import category_list
 # --- statistics ----------------------------------------------------------------------------------
 
 
-def _month_bounds(today: date, months_back: int) -> tuple[date, date]:
-    first = today.replace(day=1)
-    for _i in range(months_back):
-        first = (first - timedelta(days=1)).replace(day=1)
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return first, min(last, today) if months_back == 0 else last
-
-
 def _period_from(request) -> tuple[StatsFilter, dict]:
     today = timezone.localdate()
-    presets = {
-        "last_month": _month_bounds(today, 1),
-        "this_month": _month_bounds(today, 0),
-        "last_30": (today - timedelta(days=29), today),
-        "last_365": (today - timedelta(days=364), today),
-    }
     preset = request.GET.get("preset", "")
-    if preset in presets:
-        start, end = presets[preset]
+    if preset in PERIOD_PRESETS:
+        start, end = period_preset(preset, today=today)
     else:
         try:
             start = date.fromisoformat(request.GET.get("start", ""))
             end = date.fromisoformat(request.GET.get("end", ""))
         except ValueError:
-            start, end = presets["last_30"]
+            start, end = period_preset(DEFAULT_PERIOD, today=today)
     if start > end:
         start, end = end, start
     f = StatsFilter(

@@ -106,3 +106,33 @@ def test_filters_by_district_category_and_crew(world):
     # The last day of the period is included (local time).
     one_day = stats_summary(f=StatsFilter(start=date(2026, 11, 8), end=date(2026, 11, 8)), now=NOW)
     assert one_day["received"] == 1
+
+
+def test_period_presets_are_whole_local_days_ending_today():
+    from crews.stats import PERIOD_PRESETS, period_preset
+
+    today = date(2026, 3, 15)
+    assert period_preset("last_month", today=today) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert period_preset("this_month", today=today) == (date(2026, 3, 1), today)
+    assert period_preset("last_30", today=today) == (date(2026, 2, 14), today)
+    assert period_preset("last_365", today=today) == (date(2025, 3, 16), today)
+    assert set(PERIOD_PRESETS) == {"last_month", "this_month", "last_30", "last_365"}
+
+
+def test_api_and_page_read_the_same_preset(dispatcher):
+    from django.test import Client
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from crews.stats import period_preset
+
+    api = APIClient()
+    api.force_authenticate(dispatcher)
+    answer = api.get("/api/v1/dispatch/stats/", {"preset": "last_month"}).json()
+    start, end = period_preset("last_month", today=timezone.localdate())
+    assert answer["period"] == {"start": start.isoformat(), "end": end.isoformat()}
+    page = Client()
+    page.force_login(dispatcher)
+    html = page.get("/dispatch/stats/", {"preset": "last_month"}).content.decode()
+    assert start.isoformat() in html and end.isoformat() in html
+    assert api.get("/api/v1/dispatch/stats/", {"preset": "yesterday"}).status_code == 400
