@@ -92,7 +92,9 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return error_response(request, 500, status_message(500))
+    from core.outage import outage_response  # a lost database or Redis: 503, try again
+
+    return outage_response(request) or error_response(request, 500, status_message(500))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
