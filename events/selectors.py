@@ -56,6 +56,26 @@ class TimeGap(Func):
     output_field = DurationField()
 
 
+# The "when" windows of the event search (page, map and their scripts): first and last local day,
+# both included, as seen on `today`. "This weekend" is the coming one on a weekday, the current
+# one on Saturday and Sunday.
+EVENT_WINDOWS = ("today", "weekend", "week", "month")
+
+
+def event_window(name: str, *, today: date) -> tuple[date, date]:
+    """First and last day of a named window; KeyError if unknown."""
+    if name == "weekend":
+        saturday = today + timedelta(days=(5 - today.weekday()) % 7)
+        if today.weekday() == 6:
+            saturday = today - timedelta(days=1)
+        return saturday, saturday + timedelta(days=1)
+    return {
+        "today": (today, today),
+        "week": (today, today + timedelta(days=6)),
+        "month": (today, today + timedelta(days=29)),
+    }[name]
+
+
 def _local(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(settings.TIME_ZONE))
 

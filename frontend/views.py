@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.formats import date_format
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from rest_framework.throttling import SimpleRateThrottle
@@ -30,6 +30,7 @@ from crews.services import report_submit
 from districts.selectors import addresses_exist, district_choices
 from events.selectors import events_nearby
 from frontend.maps import STATUS_COLOURS, public_map, report_map, tile_url_template
+from frontend.views_events import WHEN_CHOICES, event_windows_config
 from reports.idempotency import IdempotencyKeyReused
 from reports.models import Report
 from reports.selectors import (
@@ -89,7 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "frontend/home.html",
         {
             "map": fmap,
-            "when_choices": EVENT_WHEN_CHOICES,
+            "when_choices": WHEN_CHOICES,
             "page": page,
             "legend": _legend(),
             "cleared_days": PUBLIC_MAP_CLEARED_DAYS,
@@ -107,17 +108,6 @@ def _tile_popup_config() -> dict:
     }
 
 
-# The events layer's date filter; the same values as the `when` of the /events/ search, so the
-# form works without JavaScript too (it then opens the events page).
-EVENT_WHEN_CHOICES = (
-    ("", gettext_lazy("from now on")),
-    ("today", gettext_lazy("today")),
-    ("weekend", gettext_lazy("this weekend")),
-    ("week", gettext_lazy("next 7 days")),
-    ("month", gettext_lazy("next 30 days")),
-)
-
-
 def _events_config() -> dict:
     """What the public map's script needs for its events layer."""
     return {
@@ -125,6 +115,8 @@ def _events_config() -> dict:
         "eventPage": reverse("frontend:event-detail", args=[0]),
         "language": get_language() or settings.LANGUAGE_CODE,
         "timeZone": settings.TIME_ZONE,
+        # The filter's windows (events.selectors.event_window), so the script computes none.
+        "eventWindows": event_windows_config(today=timezone.localdate()),
         "eventsText": {
             "range": _("date range"),
             "found": _("Events on the map: {count}"),

@@ -1,7 +1,7 @@
 """Event pages: search with a small map, one event with the open reports around it, and
 single events as iCalendar files."""
 
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import urlencode
 
 from django import forms
@@ -16,12 +16,14 @@ from django.utils.translation import gettext_lazy as _
 from districts.selectors import district_list
 from events.ical import events_to_ical
 from events.selectors import (
+    EVENT_WINDOWS,
     RANKED_MATCHES,
     category_choices,
     day_end,
     day_start,
     event_get,
     event_search,
+    event_window,
     venue_get,
     venue_list,
 )
@@ -32,6 +34,7 @@ from reports.selectors import reports_nearby_open
 PAGE_SIZE = 20
 NEARBY_REPORTS_METERS = 300
 RADIUS_CHOICES = [(250, "250 m"), (500, "500 m"), (1000, "1 km"), (2000, "2 km"), (5000, "5 km")]
+# The labels of events.selectors.EVENT_WINDOWS, for the events page and the public map's filter.
 WHEN_CHOICES = [
     ("", _("from now on")),
     ("today", _("today")),
@@ -41,12 +44,10 @@ WHEN_CHOICES = [
 ]
 
 
-def weekend(today: date) -> tuple[date, date]:
-    """Saturday and Sunday of this weekend (the coming one on a weekday)."""
-    saturday = today + timedelta(days=(5 - today.weekday()) % 7)
-    if today.weekday() == 6:
-        saturday = today - timedelta(days=1)
-    return saturday, saturday + timedelta(days=1)
+def event_windows_config(*, today: date) -> dict:
+    """The windows as the scripts need them: name -> [first, last] ISO day."""
+    windows = {name: event_window(name, today=today) for name in EVENT_WINDOWS}
+    return {name: [first.isoformat(), last.isoformat()] for name, (first, last) in windows.items()}
 
 
 class EventSearchForm(forms.Form):
@@ -80,14 +81,8 @@ class EventSearchForm(forms.Form):
         arguments: dict = {"q": data.get("q") or ""}
         first, last = data.get("start"), data.get("end")
         when = data.get("when")
-        if when == "today":
-            first, last = today, today
-        elif when == "weekend":
-            first, last = weekend(today)
-        elif when == "week":
-            first, last = today, today + timedelta(days=6)
-        elif when == "month":
-            first, last = today, today + timedelta(days=29)
+        if when in EVENT_WINDOWS:
+            first, last = event_window(when, today=today)
         if first:
             # "today" means what is still to come today.
             arguments["start"] = day_start(first)

@@ -8,7 +8,7 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 
 from events.models import Event
-from frontend.views_events import weekend
+from events.selectors import event_window
 from tests.browser.test_resident_pages import NEUSTADT, axe_serious, offset_north, phone
 from tests.events.helpers import make_event
 
@@ -35,7 +35,7 @@ def _event(title: str, where: tuple[float, float], start: datetime, venue: str, 
 def calendar(dresden_committed):
     """A few events like the demo calendar's: the flea market this weekend, another one later."""
     today = timezone.localdate()
-    sunday = weekend(today)[1]
+    sunday = event_window("weekend", today=today)[1]
     market_start = max(_at(sunday, 10), timezone.now() + timedelta(minutes=5))
     return {
         "market": _event(

@@ -131,3 +131,27 @@ def test_report_form_knows_where_to_ask_about_pickups(client):
     assert re.search(
         r'<p id="pickup" class="pickup-notice" role="status" aria-live="polite">', html
     )
+
+
+def test_event_windows_are_defined_once_and_the_map_script_gets_them(client):
+    import json
+    from datetime import date
+
+    from events.selectors import EVENT_WINDOWS, event_window
+
+    wednesday, saturday, sunday = date(2026, 3, 11), date(2026, 3, 14), date(2026, 3, 15)
+    assert event_window("weekend", today=wednesday) == (saturday, sunday)
+    assert event_window("weekend", today=sunday) == (saturday, sunday)
+    assert event_window("week", today=wednesday) == (wednesday, date(2026, 3, 17))
+    assert event_window("month", today=wednesday) == (wednesday, date(2026, 4, 9))
+    page = client.get("/").content.decode()
+    config = json.loads(
+        re.search(r'id="public-map-config" type="application/json">(.*?)</script>', page)[1]
+    )
+    today = timezone.localdate()
+    assert config["eventWindows"] == {
+        name: [d.isoformat() for d in event_window(name, today=today)] for name in EVENT_WINDOWS
+    }
+    # The map's filter offers exactly those windows (and "from now on").
+    offered = re.findall(r'<select id="event-when".*?</select>', page, re.S)[0]
+    assert set(re.findall(r'value="(\w*)"', offered)) == {"", *EVENT_WINDOWS}

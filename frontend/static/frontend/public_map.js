@@ -183,29 +183,16 @@
     // en-CA writes dates as YYYY-MM-DD.
     return new Intl.DateTimeFormat("en-CA", { timeZone: config.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
   }
-  function addDays(day, n) {
-    var parts = day.split("-").map(Number);
-    return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2] + n)).toISOString().slice(0, 10);
-  }
-  function weekday(day) {  // Monday 0 … Sunday 6, like Python
-    var parts = day.split("-").map(Number);
-    return (new Date(Date.UTC(parts[0], parts[1] - 1, parts[2])).getUTCDay() + 6) % 7;
-  }
   function period() {
+    // The windows come from the server (events.selectors.event_window): [first, last] day.
     var now = new Date().toISOString();
-    var day = today();
-    switch (when.value) {
-      case "today": return { start: now, end: day };
-      case "week": return { start: now, end: addDays(day, 6) };
-      case "month": return { start: now, end: addDays(day, 29) };
-      case "weekend": {
-        var wd = weekday(day);
-        var saturday = wd === 6 ? addDays(day, -1) : addDays(day, (5 - wd + 7) % 7);
-        return { start: saturday <= day ? now : saturday, end: addDays(saturday, 1) };
-      }
-      case "range": return { start: first.value || now, end: last.value || "" };
-      default: return { start: "", end: "" };
+    var window_ = config.eventWindows[when.value];
+    if (window_) {
+      // A window that has begun starts now: what is still to come.
+      return { start: window_[0] <= today() ? now : window_[0], end: window_[1] };
     }
+    if (when.value === "range") return { start: first.value || now, end: last.value || "" };
+    return { start: "", end: "" };
   }
 
   var locale = (navigator.language || "").indexOf(config.language) === 0 ? navigator.language : config.language;
