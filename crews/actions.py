@@ -23,7 +23,6 @@ from crews.models import Assignment
 from crews.queue import duplicate_candidates
 from districts.geo import metres_between, within_metres
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
-from reports.outbox import outbox_enqueue
 from reports.services import ReportChangedMeanwhile, report_flag_add, report_transition
 
 logger = logging.getLogger(__name__)
@@ -59,11 +58,6 @@ DUPLICATE_MAX_METERS = 50
 # Written in the dispatchers' language (settings.LANGUAGE_CODE), times in the city's zone.
 FLAG_AFTER_PHOTO_FAR = _("After-photo taken about %(meters)s m from the ticket (GPS in the photo).")
 FLAG_AFTER_PHOTO_OLD = _("After-photo taken %(taken)s, before the report was made (%(created)s).")
-CLEARED_MAIL_SUBJECT = "Your report #{id} was cleared"
-CLEARED_MAIL_BODY = (
-    "Hello,\n\nthe {category} you reported (report #{id}) was cleared by the crew on "
-    "{when:%d.%m.%Y %H:%M}.\n\nThank you for helping to keep the city clean.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -185,7 +179,6 @@ def ticket_close(
             expected_version=expected_version,
         )
         _check_after_photo(report=current)
-        _queue_cleared_mail(report=current)
         return current
 
     return _act(
@@ -301,11 +294,3 @@ def _check_after_photo(*, report: Report) -> None:
             reason=reason,
             data={"photo": photo.pk, "taken_at": photo.taken_at.isoformat()},
         )
-
-
-def _queue_cleared_mail(*, report: Report) -> None:
-    """The resident hears that it is done: a mail sent by a worker after the commit (outbox)."""
-    from crews.handlers import CLEARED_MAIL
-
-    if report.reporter_email:
-        outbox_enqueue(kind=CLEARED_MAIL, report=report)

@@ -38,7 +38,7 @@ from reports.selectors import (
     category_list,
     report_by_token,
     report_get,
-    report_photos_public,
+    report_photos_own_public,
     report_public_events,
     report_tracking_events,
     reports_public_map,
@@ -349,7 +349,7 @@ def _form_texts() -> dict[str, str]:
 
 def _track_context(report: Report) -> dict:
     now = timezone.now()
-    photos = list(report_photos_public(report=report))
+    photos = list(report_photos_own_public(report=report))
     return {
         "report": report,
         "events": list(report_tracking_events(report=report).select_related("photo")),
@@ -409,7 +409,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "report": report,
             "events": list(report_public_events(report=report)),
-            "photos": list(report_photos_public(report=report)),
+            "photos": list(report_photos_own_public(report=report)),
             "map": report_map(report=report),
             "nearby_events": _events_near(report),
         },

@@ -1,11 +1,12 @@
 """What the outbox does for reports (`reports.outbox`); imported by `ReportsConfig.ready()`."""
 
 from reports import publish  # noqa: F401  (registers its handler)
-from reports.emails import tracking_email_send
-from reports.models import OutboxItem, Report
+from reports.emails import resident_update_send, tracking_email_send
+from reports.models import OutboxItem, Report, ReportEvent
 from reports.outbox import outbox_handler
 
 TRACKING_MAIL = "report_tracking_mail"
+RESIDENT_UPDATE_MAIL = "report_resident_update_mail"
 
 
 @outbox_handler(TRACKING_MAIL, queue="notifications")
@@ -13,3 +14,14 @@ def tracking_mail(item: OutboxItem) -> None:
     report = Report.objects.select_related("category").filter(pk=item.report_id).first()
     if report is not None:  # gone, or its contact erased: nothing to send
         tracking_email_send(report=report, language=item.payload.get("language") or report.language)
+
+
+@outbox_handler(RESIDENT_UPDATE_MAIL, queue="notifications")
+def resident_update_mail(item: OutboxItem) -> None:
+    event = (
+        ReportEvent.objects.select_related("report__category", "report__duplicate_of")
+        .filter(pk=item.payload.get("event"))
+        .first()
+    )
+    if event is not None:  # gone with its report: nothing to tell
+        resident_update_send(event=event)

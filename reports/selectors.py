@@ -162,6 +162,19 @@ def report_photos_public(*, report: Report) -> QuerySet[ReportPhoto]:
     return public_photos().filter(report=report).order_by("created_at", "id")
 
 
+def report_photos_own_public(*, report: Report) -> QuerySet[ReportPhoto]:
+    """The public photos the resident sent with this report, also after a merge moved them to
+    the report it joined (the merge event there lists them)."""
+    moved: list[int] = []
+    if report.duplicate_of_id:
+        for data in ReportEvent.objects.filter(
+            report_id=report.duplicate_of_id, data__action="merge", data__merged=report.pk
+        ).values_list("data", flat=True):
+            moved += [pk for pk in data.get("photos", []) if isinstance(pk, int)]
+    own = Q(report=report) | Q(pk__in=moved) if moved else Q(report=report)
+    return public_photos().filter(own).order_by("created_at", "id")
+
+
 def reports_public_points(*, ids: list[int]) -> dict[int, tuple[float, float]]:
     """{id: (lon, lat)} of the public point of those reports that are published (others are
     missing): what an export that may leave the city uses."""

@@ -22,8 +22,9 @@ from districts.selectors import (
     place_for_point,
     point_in_service_area,
 )
+from reports.emails import update_kind
 from reports.geo import public_point
-from reports.handlers import TRACKING_MAIL
+from reports.handlers import RESIDENT_UPDATE_MAIL, TRACKING_MAIL
 from reports.idempotency import idempotency_earlier, idempotency_record
 from reports.models import (
     Category,
@@ -162,7 +163,7 @@ def event_record(
     data: dict | None = None,
 ) -> ReportEvent:
     report_publish(report=report, kind=kind)
-    return ReportEvent.objects.create(
+    event = ReportEvent.objects.create(
         report=report,
         kind=kind,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -173,6 +174,10 @@ def event_record(
         photo=photo,
         data=data or {},
     )
+    # Every change the resident should hear of is a mail, recorded with the change.
+    if report.reporter_email and update_kind(event) is not None:
+        outbox_enqueue(kind=RESIDENT_UPDATE_MAIL, report=report, payload={"event": event.pk})
+    return event
 
 
 def _store_photo(

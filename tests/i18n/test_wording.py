@@ -11,9 +11,9 @@ from crews.dispatch import dispatch_merge, dispatch_set_priority
 from crews.escalation import escalation_run
 from crews.models import Assignment
 from crews.services import report_dispatch
-from frontend.templatetags.wording import duration, event_note, status_change
 from reports.models import ReportEvent
 from reports.services import report_create
+from reports.wording import duration, event_note, status_change
 from tests.conftest import NEUSTADT_POINT
 
 pytestmark = pytest.mark.django_db
