@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import translation
 
-from crews.actions import CLOSE, REJECT, crew_action
+from crews.actions import ticket_close, ticket_reject
 from crews.dispatch import dispatch_merge
 from crews.models import Crew
 from crews.services import assignment_create, report_dispatch
@@ -33,12 +33,8 @@ def _report(language: str, email: str = "anwohner@example.org") -> Report:
 
 
 def _close(report: Report) -> Report:
-    return crew_action(
-        user=_member(),
-        report=report,
-        action=CLOSE,
-        expected_version=report.version,
-        photo=upload(jpeg_bytes()),
+    return ticket_close(
+        user=_member(), report=report, expected_version=report.version, photo=upload(jpeg_bytes())
     ).report
 
 
@@ -70,10 +66,9 @@ def test_cleared_mail_in_the_reporters_language_with_link_and_local_time(
 def test_rejected_mail_gives_the_reason_in_german(django_capture_on_commit_callbacks):
     report = _report("de")
     with translation.override("de"), django_capture_on_commit_callbacks(execute=True):
-        crew_action(
+        ticket_reject(
             user=_member(),
             report=report,
-            action=REJECT,
             expected_version=report.version,
             reason="private_ground",
             note="Hof der Wohnanlage",
