@@ -168,7 +168,16 @@ class PlanStopSerializer(serializers.Serializer):
     metres_from_previous = serializers.IntegerField()
 
 
-class PlanSerializer(serializers.Serializer):
+class PlanProgressSerializer(serializers.Serializer):
+    crew = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    progress = serializers.IntegerField(help_text="percent")
+    open_tickets = serializers.IntegerField(help_text="open tickets in the queue when planned")
+    max_tickets = serializers.IntegerField(help_text="at most this many stops a day")
+    planned_at = serializers.DateTimeField(allow_null=True)
+
+
+class PlanSerializer(PlanProgressSerializer):
     depot = serializers.SerializerMethodField()
     start = serializers.DateTimeField()
     back_at = serializers.DateTimeField()

@@ -4,6 +4,7 @@ Tickets of other crews are a 404 to read and a 403 to change; a stale `expected_
 answers 409 with the current state; `Idempotency-Key` makes a resend safe.
 """
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.http import Http404
 from django.utils import timezone
@@ -33,11 +34,13 @@ from api.crew_serializers import (
     CrewQueueItemSerializer,
     CrewRejectInputSerializer,
     CrewTicketSerializer,
+    PlanProgressSerializer,
     PlanSerializer,
 )
 from core.idempotency import scoped_key
 from crews import actions
-from crews.planning import member_day_plan
+from crews.models import DayPlan
+from crews.planning import day_plan_request
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
 from reports.models import Report
 
@@ -247,14 +250,40 @@ class CrewPlanApi(CrewApi):
     @extend_schema(
         tags=CREW_TAG,
         parameters=[
-            OpenApiParameter("crew", OpenApiTypes.STR, description="crew code (default: my first)")
+            OpenApiParameter("crew", OpenApiTypes.STR, description="crew code (default: my first)"),
+            OpenApiParameter(
+                "replan", OpenApiTypes.BOOL, description="plan again now, even if unchanged"
+            ),
         ],
-        responses={200: PlanSerializer, 404: OpenApiResponse(description="no crew with a depot")},
-        summary="My day plan: a tour from the depot through my open tickets, deadlines first",
+        responses={
+            200: PlanSerializer,
+            202: OpenApiResponse(
+                PlanProgressSerializer, description="being planned: poll again (Retry-After)"
+            ),
+            404: OpenApiResponse(description="no crew with a depot"),
+            503: OpenApiResponse(PlanProgressSerializer, description="planning failed"),
+        },
+        summary="My day plan: at most CREW_PLAN_MAX_TICKETS tickets, deadlines first, "
+        "computed in the background",
     )
     def get(self, request):
-        crew = member_crews(user=request.user).filter(code=request.query_params.get("crew")).first()
-        plan, _rows = member_day_plan(user=request.user, crew=crew)
-        if plan is None:
+        crews = member_crews(user=request.user).exclude(depot__isnull=True)
+        crew = crews.filter(code=request.query_params.get("crew", "")).first() or crews.first()
+        if crew is None:
             raise Http404
-        return Response(PlanSerializer(plan).data)
+        replan = request.query_params.get("replan", "") in ("1", "true")
+        plan = day_plan_request(crew=crew, user=request.user, replan=replan)
+        body = {
+            "crew": crew.code,
+            "status": plan.status,
+            "progress": plan.progress,
+            "open_tickets": plan.open_count,
+            "max_tickets": settings.CREW_PLAN_MAX_TICKETS,
+            "planned_at": plan.finished_at,
+        }
+        if plan.status == DayPlan.Status.DONE:
+            return Response({**body, **plan.result})
+        if plan.status == DayPlan.Status.FAILED:
+            body["detail"] = _("The route could not be planned. Please try again.")
+            return Response(body, status=503, headers={"Retry-After": "10"})
+        return Response(body, status=202, headers={"Retry-After": "2"})

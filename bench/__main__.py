@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 
 BENCH_DATABASE_URL = "postgis://civicmap:civicmap@127.0.0.1:5432/civicmap_bench"
-WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4", "MEM"]
+WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4", "MEM", "PLAN"]
 
 
 def _args(argv: list[str]) -> argparse.Namespace:

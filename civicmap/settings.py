@@ -157,6 +157,12 @@ _S3_PUBLIC_DOMAIN = _optional("STORAGE_S3_PUBLIC_DOMAIN")
 # after this many failed logins in a row, for this many minutes.
 LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
+# Crew day plans (crews.planning): at most this many tickets a day (late and due-soon first,
+# then the nearest to the depot), the route solver's time limit, and how long a plan is
+# shown again while the crew's queue has not changed.
+CREW_PLAN_MAX_TICKETS = _int("CREW_PLAN_MAX_TICKETS", 40)
+CREW_PLAN_SOLVER_SECONDS = _int("CREW_PLAN_SOLVER_SECONDS", 5)
+CREW_PLAN_FRESH_MINUTES = _int("CREW_PLAN_FRESH_MINUTES", 30)
 # ---------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

@@ -3,6 +3,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from crews.deadlines import late_q
 from districts.models import District
@@ -133,3 +134,39 @@ class PreventiveTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.crew}, every {self.interval_days} days)"
+
+
+class DayPlan(models.Model):
+    """A crew's day plan, computed by a Celery task (`crews.planning.day_plan_compute`).
+
+    The web only asks for one and shows it, or its progress; the tour itself (at most
+    CREW_PLAN_MAX_TICKETS stops) is in `result`. `queue_signature` says which state of the
+    crew's open queue it was planned for, so a closed or new ticket makes it stale.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting")
+        RUNNING = "running", _("planning")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    crew = models.ForeignKey(Crew, on_delete=models.CASCADE, related_name="day_plans")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    queue_signature = models.CharField(max_length=100, blank=True)
+    open_count = models.PositiveIntegerField(default=0, help_text="open tickets when planned")
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["crew", "-created_at"], name="dayplan_crew_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.crew} {self.created_at:%Y-%m-%d %H:%M} ({self.status})"

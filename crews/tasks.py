@@ -8,3 +8,10 @@ def escalation_run_task() -> dict:
 
     result = escalation_run(now=timezone.now())
     return {"late": result.late, "unassigned": result.unassigned, "emails": result.emails}
+
+
+@shared_task(acks_late=True)
+def day_plan_compute_task(plan_id: int) -> None:
+    from crews.planning import day_plan_compute  # planning queues this task
+
+    day_plan_compute(plan_id=plan_id)

@@ -17,12 +17,13 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from core.idempotency import scoped_key
 from crews import actions
-from crews.planning import member_day_plan
+from crews.planning import day_plan_request, day_plan_rows
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
 from reports.models import Report
 from reports.selectors import category_list
@@ -223,44 +224,65 @@ def _ticket_post(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @crew_member_required
 def plan(request: HttpRequest) -> HttpResponse:
+    """The day plan is computed by a worker (crews.planning): this page shows the current one,
+    or the progress of the one being made (and looks again every two seconds)."""
     crews = member_crews(user=request.user).exclude(depot__isnull=True)
-    crew = crews.filter(code=request.GET.get("crew", "")).first()
-    day_plan, rows = member_day_plan(user=request.user, crew=crew)
-    stops = []
-    if day_plan is not None:
-        for stop in day_plan.stops:
-            row = rows[stop.ticket.key]
-            stops.append({"stop": stop, "row": row})
-    line = day_plan.line() if day_plan is not None else []
-    return render(
-        request,
-        "frontend/crew/plan.html",
+    crew = crews.filter(code=request.GET.get("crew", "")).first() or crews.first()
+    context = {**_base_context(), "crews": crews, "crew": crew, "plan": None, "stops": []}
+    context.update({"line": [], "markers": [], "depots": _depots(request.user)})
+    if crew is None:
+        return render(request, "frontend/crew/plan.html", context)
+    day_plan = day_plan_request(crew=crew, user=request.user, replan="at" in request.GET)
+    context.update(
         {
-            **_base_context(),
-            "plan": day_plan,
-            "crews": crews,
-            "crew": crew or crews.first(),
-            "km": f"{day_plan.total_metres / 1000:.1f}" if day_plan is not None else "0",
+            "day_plan": day_plan,
+            "max_tickets": settings.CREW_PLAN_MAX_TICKETS,
+            "planned_at": day_plan.finished_at or day_plan.created_at,
+        }
+    )
+    if day_plan.status != day_plan.Status.DONE:
+        return render(request, "frontend/crew/plan.html", context)
+    result = day_plan.result
+    rows = day_plan_rows(plan=day_plan)
+    stops = [
+        {
+            "stop": {
+                **stop,
+                "arrival": parse_datetime(stop["arrival"]),
+            },
+            "row": rows[stop["id"]],
+        }
+        for stop in result["stops"]
+        if stop["id"] in rows
+    ]
+    depot = result["depot"]
+    line = [depot, *([s["lat"], s["lon"]] for s in result["stops"]), depot]
+    context.update(
+        {
+            "plan": {
+                "back_at": parse_datetime(result["back_at"]) if result["back_at"] else None,
+                "late_count": result["late_count"],
+            },
+            "km": f"{result['total_metres'] / 1000:.1f}",
             "stops": stops,
             "line": line,
+            "left_out": max(0, day_plan.open_count - len(result["stops"])),
             "markers": [
                 {
-                    "number": item["stop"].number,
-                    "lat": item["stop"].ticket.location.y,
-                    "lon": item["stop"].ticket.location.x,
-                    "late": item["stop"].late,
-                    "label": f"{item['stop'].number}. #{item['row'].report_id} "
+                    "number": item["stop"]["number"],
+                    "lat": item["stop"]["lat"],
+                    "lon": item["stop"]["lon"],
+                    "late": item["stop"]["late"],
+                    "label": f"{item['stop']['number']}. #{item['row'].report_id} "
                     f"{item['row'].report.category.name}",
                     "url": reverse("frontend:crew:ticket", args=[item["row"].report_id]),
                 }
                 for item in stops
             ],
-            "depots": [{"name": _("Depot"), "lat": line[0][0], "lon": line[0][1]}]
-            if line
-            else _depots(request.user),
-            "planned_at": timezone.now(),
-        },
+            "depots": [{"name": _("Depot"), "lat": depot[0], "lon": depot[1]}],
+        }
     )
+    return render(request, "frontend/crew/plan.html", context)
 
 
 def service_worker(request: HttpRequest) -> HttpResponse:

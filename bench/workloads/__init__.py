@@ -13,6 +13,7 @@ MODULES = {
     "B8": "b8_photos",
     "B9": "b9_http",
     "MEM": "mem_soak",
+    "PLAN": "plan_bounded",
 }
 
 
