@@ -1,4 +1,4 @@
-"""The public reports map layer as GeoJSON, written by PostGIS (the faces stream it).
+"""The reports map layers, built by PostGIS: GeoJSON (the faces stream it) and vector tiles.
 
 `ST_AsGeoJSON` + one text per feature, so Python never builds a dict per report. The properties
 are exactly those of `api.geo_views.ReportMapSerializer` (drf-gis), the reference the tests and
@@ -10,10 +10,12 @@ ASGI fast path (api/fastpath.py) runs the very same queries on its own async poo
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.db import connections
 
 from core.db_router import read_alias
+from core.mvt import BUFFER, EXTENT, mvt_fetch
 from reports.models import Report
 
 COORDINATE_DIGITS = 6  # 0.1 m: more than any phone's GPS knows
@@ -126,3 +128,110 @@ def layer_version(**filters) -> tuple[int, datetime | None]:
         cursor.execute(*layer_version_sql(**filters))
         count, newest = cursor.fetchone()
     return count, newest
+
+
+# --- vector tiles ------------------------------------------------------------------------------
+# Reports are drawn at `public_location` (the exact point, or the centre of the category's privacy
+# grid cell), never at the private `location`. Below TILE_CLUSTER_BELOW_ZOOM the points of a tile
+# are merged per grid cell (one feature with a `count`), so a city-centre tile at z12 stays small
+# and fast however many reports there are.
+
+# Below this zoom, points are merged per cell of CLUSTER_CELL_PX tile pixels (of 256).
+TILE_CLUSTER_BELOW_ZOOM = getattr(settings, "TILE_CLUSTER_BELOW_ZOOM", 14)
+CLUSTER_CELL_PX = 8
+
+_REPORT_POINTS = """
+WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc),
+box AS (SELECT merc, ST_Transform(merc, 4326) AS geo FROM bounds),
+mvtgeom AS (
+    SELECT ST_AsMVTGeom(ST_Transform(r.public_location, 3857), box.merc, {extent}, {buffer}, true)
+               AS geom,
+           r.id, c.code AS category, r.status, 1 AS count
+    FROM reports_report r
+    JOIN reports_category c ON c.id = r.category_id, box
+    WHERE r.public_location && box.geo {where}
+)
+SELECT ST_AsMVT(mvtgeom.*, 'reports', {extent}, 'geom', 'id') FROM mvtgeom
+"""
+
+# Merged points: one feature per cell of the tile grid with the number of reports in it, the
+# cell's first report id and the most common status among them. The cell of a point comes from
+# plain arithmetic on its longitude/latitude (spherical Mercator), not from ST_Transform and
+# ST_AsMVTGeom per point: a city-centre z12 tile holds tens of thousands of reports.
+_REPORT_CELLS = """
+WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc),
+box AS (
+    SELECT ST_XMin(merc) AS x0, ST_YMax(merc) AS y1, ST_XMax(merc) - ST_XMin(merc) AS size,
+           ST_Transform(merc, 4326) AS geo
+    FROM bounds
+),
+pts AS (
+    SELECT r.id, r.status,
+           floor((radians(ST_X(r.public_location)) * 6378137.0 - box.x0)
+                 / box.size * %(cells)s) AS cx,
+           floor((box.y1 - ln(tan(pi() / 4 + radians(ST_Y(r.public_location)) / 2)) * 6378137.0)
+                 / box.size * %(cells)s) AS cy
+    FROM reports_report r, box
+    WHERE r.public_location && box.geo {where}
+),
+cells AS (
+    SELECT cx, cy, min(id) AS id, count(*) AS count,
+           mode() WITHIN GROUP (ORDER BY status) AS status
+    FROM pts
+    WHERE cx BETWEEN 0 AND %(cells)s - 1 AND cy BETWEEN 0 AND %(cells)s - 1
+    GROUP BY cx, cy
+)
+SELECT ST_AsMVT(q.*, 'reports', {extent}, 'geom', 'id')
+FROM (
+    SELECT id, count, status,
+           ST_MakePoint((cx + 0.5) * %(cell)s, (cy + 0.5) * %(cell)s) AS geom
+    FROM cells
+) q
+"""
+
+
+def _report_filters(
+    *, status: list[str] | None, category: list[str] | None, public_map: bool = False
+) -> tuple[str, dict]:
+    where, params = f" AND {PUBLISHED_SQL}", {}
+    if public_map:
+        # What the public map shows: open reports and those cleared in the last N days.
+        from reports.selectors import PUBLIC_MAP_CLEARED_DAYS
+
+        where += (
+            " AND (r.status = ANY(%(open)s) OR (r.status = 'cleared'"
+            " AND r.closed_at >= now() - make_interval(days => %(cleared_days)s)))"
+        )
+        params["open"] = [str(s) for s in Report.OPEN_STATUSES]
+        params["cleared_days"] = PUBLIC_MAP_CLEARED_DAYS
+    if status:
+        where += " AND r.status = ANY(%(status)s)"
+        params["status"] = list(status)
+    if category:
+        where += (
+            " AND r.category_id IN (SELECT id FROM reports_category WHERE code = ANY(%(category)s))"
+        )
+        params["category"] = list(category)
+    return where, params
+
+
+def report_tile(
+    *,
+    z: int,
+    x: int,
+    y: int,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+    public_map: bool = False,
+) -> bytes:
+    """The reports layer of one tile as MVT bytes (empty bytes when no report is in it).
+    `public_map`: only what the public map shows (open, or cleared in the last days)."""
+    where, params = _report_filters(status=status, category=category, public_map=public_map)
+    params.update(z=z, x=x, y=y)
+    if z < TILE_CLUSTER_BELOW_ZOOM:
+        sql = _REPORT_CELLS.format(extent=EXTENT, where=where)
+        params["cells"] = 256 // CLUSTER_CELL_PX
+        params["cell"] = EXTENT / params["cells"]
+    else:
+        sql = _REPORT_POINTS.format(extent=EXTENT, buffer=BUFFER, where=where)
+    return mvt_fetch(sql, params)
