@@ -19,7 +19,7 @@ from api.events_serializers import (
     PickupCheckSerializer,
     PickupQuerySerializer,
 )
-from events.ical import events_to_ical
+from events.ical_export import events_to_ical
 from events.selectors import event_get, event_search, pickup_check
 
 # The export holds at most this many matches, the soonest first; a cut list says so inside the

@@ -1,15 +1,11 @@
-"""iCalendar (RFC 5545) in and out, without the database.
+"""iCalendar (RFC 5545) in, without the database.
 
-`feed_parse` turns a feed into plain `ParsedEvent`s (recurring events expanded over a window);
-`events_to_ical` writes events back out as a calendar that apps can subscribe to.
+`feed_parse` turns a feed into plain `ParsedEvent`s (recurring events expanded over a window).
+Writing events out is `events.ical_export`; category labels are `events.categories`.
 """
 
 import logging
 import re
-import signal
-import threading
-from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import monotonic as time_monotonic
@@ -19,9 +15,21 @@ import icalendar
 import recurring_ical_events
 from django.conf import settings
 from django.utils import timezone
-from django.utils.text import slugify
 
-from events.models import BULKY_WASTE, Event
+from events.categories import category_code
+from events.ical_limits import (  # noqa: F401  (the limits are part of the parser's contract)
+    FREQUENCY_SECONDS,
+    MAX_OCCURRENCES_PER_FEED,
+    MAX_OCCURRENCES_PER_SERIES,
+    MAX_REPETITIONS_WALKED,
+    PARSE_SECONDS,
+    SINGLE_PROPERTIES,
+    TooSlow,
+    every_text,
+    repetition_seconds,
+    time_limit,
+)
+from events.models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -31,84 +39,9 @@ FEED_UNREADABLE = "The feed could not be read as iCalendar: {detail}"
 MAX_TITLE = 500
 MAX_UID = 500
 
-# German labels used when exporting; together with their synonyms they map back to the codes.
-EXPORT_LABELS = {
-    "market": "Markt",
-    "music": "Konzert",
-    "theatre": "Theater",
-    "exhibition": "Ausstellung",
-    "festival": "Fest",
-    "sport": "Sport",
-    "family": "Familie",
-    "guided_tour": "Führung",
-    "cleanup": "Putzaktion",
-    "fair": "Messe",
-    "christmas_market": "Weihnachtsmarkt",
-    BULKY_WASTE: "Sperrmüll",
-}
-CATEGORY_SYNONYMS = {
-    "markt": "market",
-    "märkte": "market",
-    "flohmarkt": "market",
-    "trödelmarkt": "market",
-    "wochenmarkt": "market",
-    "bauernmarkt": "market",
-    "market": "market",
-    "flea market": "market",
-    "konzert": "music",
-    "musik": "music",
-    "concert": "music",
-    "music": "music",
-    "theater": "theatre",
-    "oper": "theatre",
-    "theatre": "theatre",
-    "ausstellung": "exhibition",
-    "museum": "exhibition",
-    "exhibition": "exhibition",
-    "fest": "festival",
-    "stadtfest": "festival",
-    "festival": "festival",
-    "sport": "sport",
-    "lauf": "sport",
-    "familie": "family",
-    "kinder": "family",
-    "family": "family",
-    "führung": "guided_tour",
-    "stadtführung": "guided_tour",
-    "guided tour": "guided_tour",
-    "putzaktion": "cleanup",
-    "aufräumaktion": "cleanup",
-    "frühjahrsputz": "cleanup",
-    "clean-up": "cleanup",
-    "cleanup": "cleanup",
-    "messe": "fair",
-    "fair": "fair",
-    "trade fair": "fair",
-    "weihnachtsmarkt": "christmas_market",
-    "christmas market": "christmas_market",
-    "sperrmüll": BULKY_WASTE,
-    "sperrmuell": BULKY_WASTE,
-    "sperrmüllsammlung": BULKY_WASTE,
-    "sperrmüllabfuhr": BULKY_WASTE,
-    "bulky waste": BULKY_WASTE,
-    "bulky-waste collection": BULKY_WASTE,
-}
-
 
 class FeedBroken(Exception):
     """The feed as a whole cannot be used; nothing from it may be written."""
-
-
-def category_code(labels: Iterable[str]) -> str:
-    """The first label we know (by code, German label or synonym); else the first one as slug."""
-    labels = [label.strip() for label in labels if label and label.strip()]
-    for label in labels:
-        key = label.lower()
-        if key in CATEGORY_SYNONYMS:
-            return CATEGORY_SYNONYMS[key]
-        if key.replace("-", "_") in EXPORT_LABELS:
-            return key.replace("-", "_")
-    return slugify(labels[0]).replace("-", "_")[:64] if labels else ""
 
 
 @dataclass(frozen=True)
@@ -252,37 +185,6 @@ def _occurrence(component: icalendar.cal.Component, recurring: bool) -> ParsedEv
     )
 
 
-# Expansion limits: a feed may hold RRULE:FREQ=SECONDLY without COUNT or UNTIL.
-MAX_OCCURRENCES_PER_SERIES = 1000
-MAX_OCCURRENCES_PER_FEED = 20000
-# dateutil walks every repetition from DTSTART on, also those before the window.
-MAX_REPETITIONS_WALKED = 100_000
-PARSE_SECONDS = 30
-# Properties an event has at most once (RFC 5545 3.6.1); a feed that repeats one keeps the first.
-SINGLE_PROPERTIES = (
-    "UID",
-    "DTSTART",
-    "DTEND",
-    "DURATION",
-    "RECURRENCE-ID",
-    "SUMMARY",
-    "DESCRIPTION",
-    "LOCATION",
-    "GEO",
-    "STATUS",
-    "URL",
-    "ORGANIZER",
-    "DTSTAMP",
-)
-FREQUENCY_SECONDS = {
-    "SECONDLY": 1,
-    "MINUTELY": 60,
-    "HOURLY": 3600,
-    "DAILY": 86400,
-    "WEEKLY": 7 * 86400,
-    "MONTHLY": 28 * 86400,
-    "YEARLY": 365 * 86400,
-}
 FEED_NUL = (
     "The feed contains a NUL byte (at character {position}), which iCalendar text may not "
     "contain; the file is damaged or not text."
@@ -304,67 +206,12 @@ EVENT_UNREADABLE = "event {uid} could not be read and was skipped: {detail}"
 PROPERTY_REPEATED = "event {uid} has {name} {count} times; the first one counts"
 
 
-class _TooSlow(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """A hard limit where the process can have one (the main thread of a command or a worker
-    process): dateutil may spend a long time inside a single call."""
-    armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    if not armed:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _TooSlow
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _decode(data: bytes | str) -> str:
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     text = text.removeprefix("\ufeff")
     if "\x00" in text:
         raise FeedBroken(FEED_NUL.format(position=text.index("\x00")))
     return text
-
-
-def _repetition_seconds(component: icalendar.cal.Component) -> float | None:
-    """Roughly how many seconds lie between two repetitions of the event's RRULE (BYxxx lists
-    finer than the frequency multiply it), or None without an RRULE."""
-    rules = component.get("RRULE")
-    if rules is None:
-        return None
-    rules = rules if isinstance(rules, list) else [rules]
-    shortest = None
-    for rule in rules:
-        try:
-            frequency = str(rule.get("FREQ", ["DAILY"])[0]).upper()
-            interval = max(int(rule.get("INTERVAL", [1])[0]), 1)
-        except (TypeError, ValueError, IndexError):
-            continue
-        seconds = FREQUENCY_SECONDS.get(frequency, 86400) * interval
-        for part, unit in (("BYSECOND", 1), ("BYMINUTE", 60), ("BYHOUR", 3600)):
-            values = rule.get(part) or []
-            if values and unit < seconds:
-                seconds /= len(values)
-        shortest = seconds if shortest is None else min(shortest, seconds)
-    return shortest
-
-
-def _every(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            return f"{seconds / size:g} {unit}(s)"
-    return f"{seconds:g} second(s)"
 
 
 def _series_window(
@@ -376,7 +223,7 @@ def _series_window(
     master = next((c for c in components if c.get("RRULE") is not None), None)
     if master is None:
         return horizon
-    every = _repetition_seconds(master)
+    every = repetition_seconds(master)
     try:
         since = _aware(master["DTSTART"].dt)
     except (AttributeError, KeyError, TypeError, ValueError):
@@ -387,7 +234,7 @@ def _series_window(
     if before > MAX_REPETITIONS_WALKED:
         result.skipped.append(
             SERIES_TOO_DENSE.format(
-                uid=uid, every=_every(every), since=since.date(), limit=MAX_REPETITIONS_WALKED
+                uid=uid, every=every_text(every), since=since.date(), limit=MAX_REPETITIONS_WALKED
             )
         )
         return None
@@ -423,9 +270,9 @@ def feed_parse(
     if "BEGIN:VCALENDAR" not in text[:2000].upper():
         raise FeedBroken(FEED_NOT_ICALENDAR.format(detail=repr(text.strip()[:80])))
     try:
-        with _time_limit(seconds):
+        with time_limit(seconds):
             return _parse(text, now=now, days=days, deadline=time_monotonic() + seconds)
-    except _TooSlow:
+    except TooSlow:
         raise FeedBroken(FEED_TOO_SLOW.format(seconds=seconds)) from None
 
 
@@ -438,7 +285,7 @@ def _parse(text: str, *, now: datetime, days: int, deadline: float) -> ParseResu
             if several
             else [icalendar.Calendar.from_ical(text)]
         )
-    except _TooSlow:
+    except TooSlow:
         raise
     except Exception as exc:  # noqa: BLE001 - icalendar raises many kinds of errors
         raise FeedBroken(FEED_UNREADABLE.format(detail=exc)) from exc
@@ -478,7 +325,7 @@ def _parse(text: str, *, now: datetime, days: int, deadline: float) -> ParseResu
             result.notes.append(FEED_CUT.format(limit=MAX_OCCURRENCES_PER_FEED))
             break
         if time_monotonic() > deadline:
-            raise _TooSlow
+            raise TooSlow
         recurring = any(
             c.get(name) is not None
             for c in components
@@ -492,7 +339,7 @@ def _parse(text: str, *, now: datetime, days: int, deadline: float) -> ParseResu
                 now, end
             )
             events = [_occurrence(c, recurring) for c in occurrences if c.name == "VEVENT"]
-        except _TooSlow:
+        except TooSlow:
             raise
         except Exception as exc:  # noqa: BLE001 - bad dates and rules surface as many errors
             result.skipped.append(EVENT_UNREADABLE.format(uid=uid, detail=exc))
@@ -503,80 +350,3 @@ def _parse(text: str, *, now: datetime, days: int, deadline: float) -> ParseResu
             seen[event.key] = event
     result.events = sorted(seen.values(), key=lambda e: (e.start, e.uid, e.recurrence_key))
     return result
-
-
-def export_uid(event: Event) -> str:
-    """Each exported occurrence is a calendar entry of its own, so it needs its own UID; two
-    feeds may use the same UID, so the feed is part of it. Stable across exports, so a
-    subscribed calendar updates its entries instead of duplicating them."""
-    own = f"{event.uid}/{event.recurrence_key}" if event.recurrence_key else event.uid
-    return f"feed-{event.feed_id}/{own}"
-
-
-def _dates(event: Event, tz: ZoneInfo) -> dict:
-    """DTSTART with DTEND after it (RFC 5545 3.6.1), or DURATION:PT0S for an instant; all-day
-    events as dates, ending on the next day at the earliest."""
-    if event.all_day:
-        start = event.start.astimezone(tz).date()
-        end = event.end.astimezone(tz).date()
-        return {"dtstart": start, "dtend": max(end, start + timedelta(days=1))}
-    start = event.start.astimezone(tz)
-    if event.end > event.start:
-        return {"dtstart": start, "dtend": event.end.astimezone(tz)}
-    return {"dtstart": start, "duration": timedelta(0)}
-
-
-def events_to_ical(
-    *,
-    events: Iterable[Event],
-    name: str = "civicmap",
-    now: datetime | None = None,
-    note: str = "",
-) -> bytes:
-    """A calendar of `events`. `note` (e.g. that the list was cut) is written into the file as
-    the calendar's DESCRIPTION (RFC 7986) and X-WR-CALDESC, where calendar apps show it."""
-    now = now or timezone.now()
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//civicmap//events//EN")
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
-    calendar.add("x-wr-timezone", settings.TIME_ZONE)
-    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", "PT1H")
-    if note:
-        calendar.add("description", note)
-        calendar.add("x-wr-caldesc", note)
-    tz = _tz()
-    uids: set[str] = set()
-    for event in events:
-        entry = icalendar.Event()
-        uid = export_uid(event)
-        if uid in uids:  # cannot happen for stored events (unique by feed, UID, occurrence)
-            uid = f"{uid}#{event.pk}"
-        uids.add(uid)
-        entry.add("uid", uid)
-        entry.add("dtstamp", now)
-        entry.add("summary", event.title)
-        for prop, value in _dates(event, tz).items():
-            entry.add(prop, value)
-        if event.description:
-            entry.add("description", event.description)
-        if event.venue_name:
-            entry.add("location", event.venue_name)
-        if event.location is not None:
-            entry.add("geo", (event.location.y, event.location.x))
-        if event.category:
-            entry.add("categories", [EXPORT_LABELS.get(event.category, event.category)])
-        if event.url:
-            entry.add("url", event.url)
-        if event.organiser_email:
-            organiser = icalendar.vCalAddress(f"mailto:{event.organiser_email}")
-            if event.organiser:
-                organiser.params["CN"] = event.organiser
-            entry.add("organizer", organiser)
-        entry.add("status", event.status.upper())
-        calendar.add_component(entry)
-    calendar.add_missing_timezones()
-    return calendar.to_ical()

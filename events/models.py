@@ -14,7 +14,7 @@ from districts.models import District
 BULKY_WASTE = "bulky_waste"
 
 # Known event categories: code -> label. Feeds name categories freely (CATEGORIES:Flohmarkt);
-# `events.ical.category_code` maps the labels and their synonyms below onto these codes, and
+# `events.categories.category_code` maps the labels and their synonyms below onto these codes, and
 # an unknown label becomes its own slug.
 CATEGORY_LABELS = {
     "market": _("Market"),

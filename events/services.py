@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from districts.selectors import district_for_point
-from events.ical import EXPORT_LABELS, FeedBroken, ParsedEvent, feed_parse
+from events.categories import EXPORT_LABELS
+from events.ical import FeedBroken, ParsedEvent, feed_parse
 from events.models import CATEGORY_LABELS, Event, Feed, Venue
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from districts.selectors import district_list
-from events.ical import events_to_ical
+from events.ical_export import events_to_ical
 from events.selectors import (
     EVENT_WINDOWS,
     RANKED_MATCHES,
