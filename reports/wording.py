@@ -65,7 +65,7 @@ def event_note(event: ReportEvent) -> str:
     if action == "merge" or _MERGED_HERE.match(note):
         merged = data.get("merged") or _MERGED_HERE.match(note)[1]
         return _("Report #%(id)s was merged into this one.") % {"id": merged}
-    if event.to_status == Report.Status.DUPLICATE and (not note or _MERGED_INTO.match(note)):
+    if _MERGED_INTO.match(note) or (event.to_status == Report.Status.DUPLICATE and not note):
         target = data.get("duplicate_of") or (_MERGED_INTO.match(note) or [None, "?"])[1]
         return _("Merged into report #%(id)s.") % {"id": target}
     if action == "priority" or _PRIORITY.match(note):
