@@ -139,6 +139,9 @@ DATABASE_POOL = _bool("DATABASE_POOL", True)
 DATABASE_REPLICA_URL = _str("DATABASE_REPLICA_URL", "")
 # Vector tiles are cached in Redis, shared by web and Celery processes; "" turns the cache off.
 TILE_CACHE_URL = _str("TILE_CACHE_URL", LIVE_REDIS_URL)
+# The default cache, where every rate limit counts: Redis shared by all web processes (falls
+# back to each process's memory while Redis is unreachable, core.cache); "" = memory only.
+CACHE_URL = _str("CACHE_URL", LIVE_REDIS_URL)
 # The public map's pages and popups are answered by a thin ASGI handler on an asyncio pool
 # (api/fastpath.py, civicmap/asgi.py) instead of Django's request cycle; 0 switches it off.
 MAP_FAST_PATH = _bool("MAP_FAST_PATH", True)
@@ -247,7 +250,13 @@ if DATABASE_REPLICA_URL:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "default": {
+        "BACKEND": "core.cache.FailoverRedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": f"cache:{DATABASES['default']['NAME']}",
+    }
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "tiles": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": TILE_CACHE_URL,
