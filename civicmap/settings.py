@@ -123,8 +123,9 @@ OUTBOX_SWEEP_AGE_SECONDS = _float("OUTBOX_SWEEP_AGE_SECONDS", 180)
 OUTBOX_RETRY_SECONDS = _float("OUTBOX_RETRY_SECONDS", 30)
 OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 10)
 # The longest a task may run (hard limit, seconds); the broker gives an unacknowledged message
-# to another worker a minute after that (visibility timeout).
+# to another worker after the visibility timeout, by default a minute after that.
 CELERY_TASK_TIME_LIMIT = _int("CELERY_TASK_TIME_LIMIT", 300)
+CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60)
 # Production hardening: HTTPS=1 behind TLS turns on HSTS, secure cookies and the SSL redirect.
 HTTPS = _bool("HTTPS", False)
 SECURE_COOKIES = _bool("SECURE_COOKIES", not DEBUG and HTTPS)
@@ -415,7 +416,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # A web process with the broker down fails fast (the sweep sends the message later).
     "socket_connect_timeout": 2,
 }
