@@ -23,7 +23,13 @@ from crews.models import Assignment
 from crews.queue import duplicate_candidates
 from districts.geo import metres_between, within_metres
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
-from reports.services import ReportChangedMeanwhile, report_flag_add, report_transition
+from reports.services import (
+    ALLOWED,
+    REPORT_CLOSE_NEEDS_PHOTO,
+    ReportChangedMeanwhile,
+    report_flag_add,
+    report_transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ REJECT_REASONS = {
 
 NOT_YOUR_TICKET = _("This ticket is not assigned to one of your crews.")
 UNKNOWN_ACTION = _("Unknown action '{action}'. Choose one of: start, close, reject, duplicate.")
-CLOSE_NEEDS_PHOTO = _("Closing a ticket as cleared needs an after-photo.")
+CLOSE_NEEDS_PHOTO = REPORT_CLOSE_NEEDS_PHOTO  # the rule is report_transition's
 REJECT_REASON_UNKNOWN = _("Choose a reason: not found, not our responsibility or private ground.")
 DUPLICATE_NOT_NEARBY = _("Pick an open ticket within {meters} m of this one.")
 KEY_USED_FOR_OTHER_TICKET = _("This idempotency key was already used for ticket #{id}.")
@@ -72,6 +78,11 @@ def member_may_act(*, user: AbstractBaseUser, report: Report) -> bool:
     if not user.is_authenticated:
         return False
     return Assignment.objects.filter(report=report, active=True, crew__members=user).exists()
+
+
+def ticket_can_start(*, report: Report) -> bool:
+    """May work on the ticket start now? The status machine's answer (reports.services)."""
+    return S.IN_PROGRESS in ALLOWED.get(report.status, set())
 
 
 def _response(report: Report, action: str) -> dict:
@@ -168,8 +179,6 @@ def ticket_close(
     resident who left an address gets a mail."""
 
     def apply() -> Report:
-        if photo is None:
-            raise ValidationError({"photo": CLOSE_NEEDS_PHOTO})
         current = report_transition(
             report=report,
             to=S.CLEARED,
@@ -177,6 +186,7 @@ def ticket_close(
             note=(note or "").strip(),
             photo=photo,
             expected_version=expected_version,
+            close_needs_photo=True,
         )
         _check_after_photo(report=current)
         return current

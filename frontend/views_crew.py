@@ -144,7 +144,7 @@ def _ticket_context(request: HttpRequest, report: Report) -> dict:
         "candidates": list(duplicate_candidates(report=report)[:20]) if report.is_open else [],
         "reasons": list(actions.REJECT_REASONS.items()),
         "idempotency_key": uuid.uuid4().hex,
-        "can_start": report.status in (Report.Status.NEW, Report.Status.ASSIGNED),
+        "can_start": actions.ticket_can_start(report=report),
         # The ticket's map is drawn from these (kept with the page for offline use).
         "ticket_marker": {
             "id": report.pk,

@@ -58,6 +58,7 @@ TOO_MANY_PHOTOS = _("At most {limit} photos can be sent with one report.")
 DESCRIPTION_TOO_LONG = _("The description is too long (at most {limit} characters).")
 REPORT_TRANSITION_NOT_ALLOWED = _("A report that is '{frm}' cannot become '{to}'.")
 REPORT_CLOSE_NEEDS_PROOF = _("Clearing a report needs an after-photo or a note.")
+REPORT_CLOSE_NEEDS_PHOTO = _("Closing a ticket as cleared needs an after-photo.")
 REPORT_REJECT_NEEDS_REASON = _("Rejecting a report needs a reason.")
 REPORT_DUPLICATE_NEEDS_TARGET = _("Marking a duplicate needs the open report it duplicates.")
 REPORT_DUPLICATE_OF_ITSELF = _("A report cannot be a duplicate of itself.")
@@ -369,8 +370,12 @@ def report_transition(
     duplicate_of: Report | None = None,
     expected_version: int | None = None,
     public_note: bool = True,
+    close_needs_photo: bool = False,
 ) -> Report:
-    """The one place a report's status changes. Locks the row; one concurrent change wins."""
+    """The one place a report's status changes. Locks the row; one concurrent change wins.
+
+    What clearing needs is decided here too: an after-photo or a note, and an after-photo
+    alone when `close_needs_photo` (a crew closing from the field)."""
     current = _lock(report, expected_version)
     frm = current.status
     if to not in ALLOWED.get(frm, set()):
@@ -383,6 +388,8 @@ def report_transition(
             info = validate_photo(photo)
         except ValidationError as exc:
             raise ValidationError({"photo": exc.messages}) from exc
+    if to == S.CLEARED and photo is None and close_needs_photo:
+        raise ValidationError({"photo": REPORT_CLOSE_NEEDS_PHOTO})
     if to == S.CLEARED and photo is None and not note.strip():
         raise ValidationError(REPORT_CLOSE_NEEDS_PROOF)
     if to == S.REJECTED and not note.strip():

@@ -296,3 +296,10 @@ def test_crew_messages_are_in_the_users_language():
         with pytest.raises(PermissionDenied) as denied:
             ticket_start(user=_member("crew-mitte"), report=report, expected_version=report.version)
         assert str(denied.value) == "Dieser Auftrag ist keinem Ihrer Teams zugewiesen."
+
+
+def test_work_may_start_where_the_status_machine_allows_it():
+    from crews.actions import ticket_can_start
+
+    allowed = {status for status in S.values if ticket_can_start(report=Report(status=status))}
+    assert allowed == {S.NEW, S.ASSIGNED}
