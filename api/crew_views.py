@@ -39,8 +39,8 @@ from api.crew_serializers import (
 )
 from core.idempotency import scoped_key
 from crews import actions
+from crews.day_plans import day_plan_request
 from crews.models import DayPlan
-from crews.planning import day_plan_request
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
 from reports.models import Report
 

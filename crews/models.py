@@ -137,7 +137,7 @@ class PreventiveTask(models.Model):
 
 
 class DayPlan(models.Model):
-    """A crew's day plan, computed by a Celery task (`crews.planning.day_plan_compute`).
+    """A crew's day plan, computed by a Celery task (`crews.day_plans.day_plan_compute`).
 
     The web only asks for one and shows it, or its progress; the tour itself (at most
     CREW_PLAN_MAX_TICKETS stops) is in `result`. `queue_signature` says which state of the

@@ -12,6 +12,6 @@ def escalation_run_task() -> dict:
 
 @shared_task(acks_late=True)
 def day_plan_compute_task(plan_id: int) -> None:
-    from crews.planning import day_plan_compute  # planning queues this task
+    from crews.day_plans import day_plan_compute  # day_plans queues this task
 
     day_plan_compute(plan_id=plan_id)

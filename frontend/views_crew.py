@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 
 from core.idempotency import scoped_key
 from crews import actions
-from crews.planning import day_plan_request, day_plan_rows
+from crews.day_plans import day_plan_request, day_plan_rows
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
 from reports.models import Report
 from reports.selectors import category_list

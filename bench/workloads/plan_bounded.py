@@ -3,7 +3,7 @@
 Seeds one crew ("bench-plan", depot in the Neustadt) with 4,000 open tickets spread over
 Dresden (deadlines from two days late to two weeks ahead), then measures:
 - the plan page (/crew/plan/) while the plan is being made: what the tablet gets at once;
-- the plan itself (`crews.planning.day_plan_compute`, what the Celery worker runs): at most
+- the plan itself (`crews.day_plans.day_plan_compute`, what the Celery worker runs): at most
   CREW_PLAN_MAX_TICKETS stops;
 - the plan page and /api/v1/crew/plan/ once the plan is done;
 - the peak RSS of this process, which did all of the above (so it bounds both the web's and
@@ -79,8 +79,8 @@ def measure(count: int = TICKETS) -> dict:
     from django.test.utils import override_settings
 
     from civicmap.celery import app
+    from crews.day_plans import day_plan_compute
     from crews.models import DayPlan
-    from crews.planning import day_plan_compute
 
     crew, member = seed_open_tickets(count=count)
     DayPlan.objects.filter(crew=crew).delete()

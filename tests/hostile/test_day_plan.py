@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from bench.workloads.plan_bounded import seed_open_tickets
 from crews import tasks
+from crews.day_plans import day_plan_compute
 from crews.models import Assignment, DayPlan
-from crews.planning import day_plan_compute, day_tickets
+from crews.planning import day_tickets
 
 pytestmark = pytest.mark.django_db
 
