@@ -9,8 +9,7 @@ A backup is one tar archive (not compressed again: the dump is compressed, photo
 The dump and the row counts come from one snapshot (pg_export_snapshot), so the counts are
 exactly what the dump holds even while the app keeps writing. The files are read after the
 snapshot: a photo stored in between is in the archive without a row (harmless), never a row
-without its file. `backup_restore` refuses a database that has tables, restores in a single
-transaction (pg_restore exits 0 or nothing is changed), then checks every count and checksum.
+without its file. Restoring is `core.restore.backup_restore`.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 import psycopg
@@ -44,17 +43,6 @@ CHUNK = 1024 * 1024
 
 BACKUP_NOT_AN_ARCHIVE = "{path} is not a civicmap backup (no readable {manifest} in it)."
 BACKUP_FORMAT_UNKNOWN = "{path} has the unknown backup format {found!r} (expected {expected!r})."
-RESTORE_DATABASE_NOT_EMPTY = (
-    "The database {name} is not empty ({count} tables, e.g. {example}). Restore into an empty "
-    "database, or replace its contents with --force (FORCE=1 for make restore)."
-)
-RESTORE_MEDIA_NOT_EMPTY = (
-    "The photo folder {path} already holds {count} files. Restore into an empty folder, or "
-    "overwrite with --force (FORCE=1 for make restore)."
-)
-RESTORE_PG_RESTORE_FAILED = "pg_restore failed (exit code {code}); nothing was restored:\n{stderr}"
-RESTORE_DUMP_CHECKSUM = "The database dump in {path} is damaged (sha256 differs from manifest)."
-RESTORE_UNSAFE_MEMBER = "Refusing the archive member {name!r}: not a plain file inside media/."
 BACKUP_DUMP_FAILED = "pg_dump failed (exit code {code}):\n{stderr}"
 
 
@@ -119,20 +107,10 @@ class BackupResult:
     seconds: float
 
 
-@dataclass
-class RestoreResult:
-    database: str
-    tables: dict[str, int]
-    files: int
-    media_bytes: int
-    seconds: float
-    problems: list[str]
-
-
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _user_tables(cursor: psycopg.Cursor) -> list[tuple[str, str]]:
+def user_tables(cursor: psycopg.Cursor) -> list[tuple[str, str]]:
     """Tables that belong to the installation: not system catalogues, not owned by an extension
     (PostGIS' spatial_ref_sys is the extension's)."""
     cursor.execute(
@@ -156,7 +134,7 @@ def _user_tables(cursor: psycopg.Cursor) -> list[tuple[str, str]]:
 
 def table_counts(cursor: psycopg.Cursor) -> dict[str, int]:
     counts = {}
-    for schema, name in _user_tables(cursor):
+    for schema, name in user_tables(cursor):
         cursor.execute(
             sql.SQL("SELECT pg_catalog.count(*) FROM {}.{}").format(
                 sql.Identifier(schema), sql.Identifier(name)
@@ -166,7 +144,7 @@ def table_counts(cursor: psycopg.Cursor) -> dict[str, int]:
     return counts
 
 
-def _media_files(root: Path) -> Iterator[tuple[str, Path]]:
+def media_files(root: Path) -> Iterator[tuple[str, Path]]:
     """(posix path relative to root, path) of every regular file, in a stable order."""
     if not root.is_dir():
         return
@@ -178,7 +156,7 @@ def _media_files(root: Path) -> Iterator[tuple[str, Path]]:
                 yield path.relative_to(root).as_posix(), path
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
@@ -212,7 +190,7 @@ def _add_file(archive: tarfile.TarFile, arcname: str, path: Path) -> tuple[int, 
     return info.size, reader.digest.hexdigest()
 
 
-def _tool(name: str) -> str:
+def pg_tool(name: str) -> str:
     """PostgreSQL's client programs, found on PATH (Debian: postgresql-client)."""
     found = shutil.which(name)
     if found is None:
@@ -265,7 +243,7 @@ def backup_create(*, database: Database, media_root: Path, path: Path) -> Backup
                 # The exporting transaction stays open until pg_dump has taken the snapshot.
                 run = subprocess.run(  # noqa: S603 - fixed argument list, no shell
                     [
-                        _tool("pg_dump"),
+                        pg_tool("pg_dump"),
                         "--format=custom",
                         f"--snapshot={snapshot}",
                         f"--file={dump}",
@@ -283,7 +261,7 @@ def backup_create(*, database: Database, media_root: Path, path: Path) -> Backup
             with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
                 dump_bytes, dump_sha = _add_file(archive, DUMP, dump)
                 files: dict[str, dict[str, Any]] = {}
-                for rel, file_path in _media_files(media_root):
+                for rel, file_path in media_files(media_root):
                     size, digest = _add_file(archive, MEDIA_PREFIX + rel, file_path)
                     files[rel] = {"bytes": size, "sha256": digest}
                 manifest = {
@@ -347,137 +325,3 @@ def backup_manifest(*, path: Path) -> dict[str, Any]:
             BACKUP_FORMAT_UNKNOWN.format(path=path, found=manifest.get("format"), expected=FORMAT)
         )
     return manifest
-
-
-def _ensure_database(database: Database) -> None:
-    """Create the target database when it does not exist yet (needs CREATEDB)."""
-    try:
-        database.connect(connect_timeout=10).close()
-        return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-    with database.with_name("postgres").connect(autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
-    logger.info("created the database %s", database.name)
-
-
-def _safe_member(member: tarfile.TarInfo) -> str | None:
-    """The media-relative path of an archive member, or None for the dump and the manifest."""
-    if member.name in (DUMP, MANIFEST):
-        return None
-    rel = PurePosixPath(member.name)
-    if (
-        not member.isfile()
-        or not member.name.startswith(MEDIA_PREFIX)
-        or rel.is_absolute()
-        or ".." in rel.parts
-    ):
-        raise ValueError(RESTORE_UNSAFE_MEMBER.format(name=member.name))
-    return member.name[len(MEDIA_PREFIX) :]
-
-
-def backup_restore(
-    *, path: Path, database: Database, media_root: Path, force: bool = False
-) -> RestoreResult:
-    """Restore the archive at `path` into `database` and `media_root`, then check it.
-
-    Refuses a database with tables and a photo folder with files unless `force`: then the
-    database's schema public is dropped and recreated, and files of the same name are replaced.
-    """
-    started = time.monotonic()
-    manifest = backup_manifest(path=path)
-    _ensure_database(database)
-    existing_files = sum(1 for _ in _media_files(media_root))
-    with database.connect(autocommit=True) as conn, conn.cursor() as cursor:
-        tables = _user_tables(cursor)
-        if tables and not force:
-            example = ", ".join(f"{s}.{n}" for s, n in tables[:3])
-            raise ValueError(
-                RESTORE_DATABASE_NOT_EMPTY.format(
-                    name=database.name, count=len(tables), example=example
-                )
-            )
-        if existing_files and not force:
-            raise ValueError(RESTORE_MEDIA_NOT_EMPTY.format(path=media_root, count=existing_files))
-        if tables:
-            # Also drops PostGIS (its objects live in public); the dump creates it again.
-            cursor.execute("DROP SCHEMA public CASCADE")
-            cursor.execute("CREATE SCHEMA public")
-            logger.warning("dropped the %d tables of %s (--force)", len(tables), database.name)
-
-    problems: list[str] = []
-    files = 0
-    media_bytes = 0
-    with tarfile.open(path, "r:") as archive, tempfile.TemporaryDirectory() as tmp:
-        dump = Path(tmp) / DUMP
-        source = archive.extractfile(DUMP)
-        if source is None:
-            raise ValueError(BACKUP_NOT_AN_ARCHIVE.format(path=path, manifest=DUMP))
-        with dump.open("wb") as target:
-            shutil.copyfileobj(source, target, CHUNK)
-        if _sha256_file(dump) != manifest["database"]["sha256"]:
-            raise ValueError(RESTORE_DUMP_CHECKSUM.format(path=path))
-        # One transaction: pg_restore either restores everything and exits 0, or nothing.
-        run = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-            [
-                _tool("pg_restore"),
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-owner",
-                "--no-privileges",
-                f"--dbname={database.name}",
-                str(dump),
-            ],
-            env=database.env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if run.returncode != 0:
-            raise RuntimeError(
-                RESTORE_PG_RESTORE_FAILED.format(code=run.returncode, stderr=run.stderr.strip())
-            )
-
-        expected_files = manifest["media"]["files"]
-        seen: set[str] = set()
-        for member in archive:
-            rel = _safe_member(member)
-            if rel is None:
-                continue
-            seen.add(rel)
-            target_path = media_root / rel
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256()
-            source = archive.extractfile(member)
-            partial = target_path.with_name(target_path.name + ".restoring")
-            with partial.open("wb") as target:
-                while chunk := source.read(CHUNK):
-                    digest.update(chunk)
-                    target.write(chunk)
-            partial.replace(target_path)
-            os.utime(target_path, (member.mtime, member.mtime))
-            files += 1
-            media_bytes += member.size
-            wanted = expected_files.get(rel)
-            if wanted is None:
-                problems.append(f"file {rel} is not in the manifest")
-            elif wanted["sha256"] != digest.hexdigest():
-                problems.append(f"file {rel}: sha256 differs from the manifest")
-        problems.extend(f"file {rel} is missing" for rel in sorted(set(expected_files) - seen))
-
-    with database.connect(autocommit=True) as conn, conn.cursor() as cursor:
-        # pg_restore leaves the planner without statistics: spatial queries would be slow.
-        cursor.execute("ANALYZE")
-        counts = table_counts(cursor)
-    for table, expected in manifest["tables"].items():
-        if counts.get(table) != expected:
-            problems.append(f"table {table}: {counts.get(table)} rows, manifest says {expected}")
-    return RestoreResult(
-        database=database.name,
-        tables=counts,
-        files=files,
-        media_bytes=media_bytes,
-        seconds=time.monotonic() - started,
-        problems=problems,
-    )

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from core.backup import Database, backup_restore
+from core.backup import Database
+from core.restore import backup_restore
 
 
 class Command(BaseCommand):
