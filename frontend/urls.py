@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from frontend import views
+from frontend import views, views_follow
 
 app_name = "frontend"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("report/new/", views.report_new, name="report-new"),
     path("r/<str:token>/", views.track, name="track"),
     path("reports/<int:pk>/", views.report_detail, name="report-detail"),
+    path("reports/<int:pk>/seen/", views_follow.report_seen, name="report-seen"),
+    path("reports/<int:pk>/follow/", views_follow.report_follow, name="report-follow"),
+    path("follow/<str:token>/confirm/", views_follow.follow_confirm, name="subscription-confirm"),
+    path("follow/<str:token>/stop/", views_follow.follow_stop, name="subscription-cancel"),
     # Other pages: one include line per module below.
     path("crew/", include("frontend.urls_crew")),
     path("dispatch/", include("frontend.urls_dispatch")),

@@ -80,6 +80,7 @@ def update_message(
             else public_url(report=report),
             "kept_url": public_url(report=kept) if kept is not None and kept.is_published else "",
             "unsubscribe_url": unsubscribe_url,
+            "follower": bool(unsubscribe_url),
         }
         subject = render_to_string("reports/email/update_subject.txt", context).strip()
         body = render_to_string("reports/email/update_body.txt", context)
@@ -108,3 +109,42 @@ def resident_update_send(*, event: ReportEvent) -> bool:
     message.send()
     logger.info("report %s: resident told of event %s", report.pk, event.pk)
     return True
+
+
+def subscription_confirm_send(*, subscription) -> None:
+    """The double opt-in mail: nothing else goes to the address before it confirmed."""
+    report = subscription.report
+    with translation.override(subscription.language or settings.LANGUAGE_CODE):
+        context = {
+            "report": report,
+            "confirm_url": settings.SITE_URL.rstrip("/")
+            + reverse("frontend:subscription-confirm", args=[subscription.token]),
+            "report_url": public_url(report=report),
+        }
+        subject = render_to_string("reports/email/subscribe_subject.txt", context).strip()
+        body = render_to_string("reports/email/subscribe_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [subscription.email])
+
+
+def subscribers_update_send(*, event: ReportEvent) -> int:
+    """Tell every confirmed follower of the report about `event`, each with their own
+    one-click unsubscribe link (also as List-Unsubscribe). Returns how many were sent."""
+    from reports.models import ReportSubscription
+
+    sent = 0
+    for subscription in ReportSubscription.objects.filter(
+        report=event.report, confirmed_at__isnull=False, unsubscribed_at__isnull=True
+    ):
+        unsubscribe = settings.SITE_URL.rstrip("/") + reverse(
+            "frontend:subscription-cancel", args=[subscription.token]
+        )
+        message = update_message(
+            event=event,
+            to=subscription.email,
+            language=subscription.language or settings.LANGUAGE_CODE,
+            unsubscribe_url=unsubscribe,
+        )
+        if message is not None:
+            message.send()
+            sent += 1
+    return sent

@@ -381,3 +381,43 @@ class OutboxItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({'done' if self.done_at else 'pending'})"
+
+
+class ReportSubscription(models.Model):
+    """ "Tell me when it changes": an e-mail address that follows a public report. Mails go out
+    only after the address confirmed (double opt-in); every mail carries the unsubscribe link."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="subscriptions")
+    email = models.EmailField()
+    token = models.CharField(max_length=64, unique=True, default=new_tracking_token)
+    language = models.CharField(max_length=10, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "email"], name="subscription_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"subscription {self.pk} to report {self.report_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+class ReportConfirmation(models.Model):
+    """One "I see it too" per browser and per network address: the (hashed) keys that
+    confirmed a report; a key already here does not count again."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "key"], name="confirmation_once")]
+
+    def __str__(self) -> str:
+        return f"confirmation of report {self.report_id}"

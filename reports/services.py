@@ -36,6 +36,7 @@ from reports.models import (
 from reports.outbox import SWEEP_BATCH, outbox_enqueue, task_send
 from reports.photos import PhotoInfo, open_upright, render_public_copies, validate_photo
 from reports.publish import report_publish
+from reports.subscriptions import subscribers_notify_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +177,11 @@ def event_record(
         data=data or {},
     )
     # Every change the resident should hear of is a mail, recorded with the change.
-    if report.reporter_email and update_kind(event) is not None:
-        outbox_enqueue(kind=RESIDENT_UPDATE_MAIL, report=report, payload={"event": event.pk})
+    if update_kind(event) is not None:
+        if report.reporter_email:
+            outbox_enqueue(kind=RESIDENT_UPDATE_MAIL, report=report, payload={"event": event.pk})
+        if report.is_published:
+            subscribers_notify_on_commit(report=report, event_id=event.pk)
     return event
 
 

@@ -30,8 +30,13 @@ from crews.escalation import escalation_run
 from crews.models import Assignment
 from crews.services import report_dispatch
 from districts.models import Address
-from reports.emails import tracking_email_send, update_kind, update_message
-from reports.models import Category, Report, ReportEvent, ReportFlag
+from reports.emails import (
+    subscription_confirm_send,
+    tracking_email_send,
+    update_kind,
+    update_message,
+)
+from reports.models import Category, Report, ReportEvent, ReportFlag, ReportSubscription
 from reports.services import report_create, report_flag_add, report_reopen_by_resident
 from tests.conftest import NEUSTADT_POINT, jpeg_bytes, upload
 
@@ -269,6 +274,11 @@ def test_every_mail_shows_words_not_codes(story, settings, language):
     assert kinds == {"cleared", "reopened", "duplicate", "rejected"}
     main.reporter_email = "a@example.org"
     tracking_email_send(report=main, language=language)
+    subscription_confirm_send(
+        subscription=ReportSubscription.objects.create(
+            report=main, email="f@example.org", language=language
+        )
+    )
     escalation_run(now=timezone.now())
     messages += list(mail.outbox)
     assert len(messages) > 8
