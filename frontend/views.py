@@ -5,7 +5,6 @@ Views only translate HTTP: they call selectors and services and hand plain value
 
 import logging
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -48,6 +47,7 @@ from reports.services import (
     LOCATION_INVALID,
     REOPEN_WINDOW_DAYS,
     report_reopen_by_resident,
+    report_reopen_until,
     report_reopen_window_open,
 )
 
@@ -356,9 +356,7 @@ def _track_context(report: Report) -> dict:
         "before_photos": [p for p in photos if p.kind == "before"],
         "after_photos": [p for p in photos if p.kind == "after"],
         "can_reopen": report_reopen_window_open(report=report, now=now),
-        "reopen_until": report.closed_at + timedelta(days=REOPEN_WINDOW_DAYS)
-        if report.closed_at
-        else None,
+        "reopen_until": report_reopen_until(report=report),
         "reopen_days": REOPEN_WINDOW_DAYS,
         "map": report_map(report=report),
     }

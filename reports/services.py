@@ -464,12 +464,19 @@ def report_confirm(
     return report
 
 
+def report_reopen_until(*, report: Report) -> datetime | None:
+    """Until when a resident may say "not fixed": REOPEN_WINDOW_DAYS after it was closed."""
+    if report.closed_at is None:
+        return None
+    return report.closed_at + timedelta(days=REOPEN_WINDOW_DAYS)
+
+
 def report_reopen_window_open(*, report: Report, now: datetime | None = None) -> bool:
     """True while a resident may still say "not fixed": cleared at most 14 days ago."""
     if report.status != S.CLEARED or report.closed_at is None:
         return False
     now = now or timezone.now()
-    return now - report.closed_at <= timedelta(days=REOPEN_WINDOW_DAYS)
+    return now <= report_reopen_until(report=report)
 
 
 @transaction.atomic

@@ -128,3 +128,13 @@ def test_no_mail_without_an_address_and_none_for_a_retry(django_capture_on_commi
             category="glass", location=NEUSTADT_POINT, email="a@example.org", idempotency_key="k1"
         )
     assert len(mail.outbox) == 1
+
+
+def test_the_reopen_window_ends_where_the_tracking_page_says():
+    from reports.services import REOPEN_WINDOW_DAYS, report_reopen_until
+
+    report = _cleared(days_ago=3)
+    until = report_reopen_until(report=report)
+    assert until == report.closed_at + timedelta(days=REOPEN_WINDOW_DAYS)
+    assert report_reopen_window_open(report=report, now=until)
+    assert not report_reopen_window_open(report=report, now=until + timedelta(seconds=1))
