@@ -217,7 +217,8 @@ def _public_map_built(key: tuple) -> PublicMap:
         reports = marker_cluster(name=gettext("Reports")).add_to(fmap)
     # Filled by the page's script from the events API (search box and date filter).
     events = folium.FeatureGroup(name=gettext("Events"), show=True).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    # Collapsed: open, the box covered a third of a phone's map and the popups on it.
+    folium.LayerControl(collapsed=True).add_to(fmap)
     config = {
         "map": fmap.get_name(),
         "reportsMode": "tiles" if tiles_url else "geojson",

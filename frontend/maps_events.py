@@ -81,10 +81,13 @@ def events_layer(
     for event in events:
         if event.location is None:
             continue
+        # The title names the marker (a button for screen readers: it opens the popup).
         marker = folium.Marker(
             location=[event.location.y, event.location.x],
             icon=_event_icon(event),
             tooltip=event.title,
+            title=event.title,
+            alt=event.title,
         ).add_to(group)
         HtmlPopup(_event_popup(event)).add_to(marker)
     return group

@@ -222,6 +222,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
             "confirm": reverse("api:report-confirm", args=[0]),
             "addresses": reverse("api:address-search"),
             "pickup": reverse("api:event-pickups"),
+            "openReports": reverse("api:map-reports-geojson"),
         },
         "track": reverse("frontend:track", args=["TOKEN"]),
         "center": settings.MAP_CENTER,
@@ -343,6 +344,14 @@ def _form_texts() -> dict[str, str]:
         "pickup_hint": _(
             "Things put out for it are collected then. If this is something else, please send "
             "the report anyway."
+        ),
+        "open_report": _("Open report #{id}: {category}"),
+        "offer": _(
+            "Already reported {distance} m from your pin: #{id} {category}. Is it this one?"
+        ),
+        "offer_show": _("Show it"),
+        "offer_send": _(
+            "Before you send: #{id} {category}, {distance} m away, may be the same problem."
         ),
     }
 

@@ -34,6 +34,13 @@ from reports.selectors import reports_nearby_open
 PAGE_SIZE = 20
 NEARBY_REPORTS_METERS = 300
 RADIUS_CHOICES = [(250, "250 m"), (500, "500 m"), (1000, "1 km"), (2000, "2 km"), (5000, "5 km")]
+# The list is in date order unless the resident asks for the best matches (or the nearest).
+ORDER_CHOICES = [
+    ("date", _("date")),
+    ("relevance", _("best match")),
+    ("distance", _("distance")),
+]
+ORDERINGS = {"date": "start", "relevance": "relevance", "distance": "distance"}
 # The labels of events.selectors.EVENT_WINDOWS, for the events page and the public map's filter.
 WHEN_CHOICES = [
     ("", _("from now on")),
@@ -65,6 +72,7 @@ class EventSearchForm(forms.Form):
     )
     district = forms.ChoiceField(label=_("District"), required=False)
     category = forms.ChoiceField(label=_("Category"), required=False)
+    order = forms.ChoiceField(label=_("Sort by"), choices=ORDER_CHOICES, required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -98,6 +106,12 @@ class EventSearchForm(forms.Form):
             arguments["district"] = data["district"]
         if data.get("category"):
             arguments["category"] = data["category"]
+        order = data.get("order") or "date"
+        if order == "relevance" and not arguments["q"]:
+            order = "date"  # nothing to rank without search words
+        if order == "distance" and "near" not in arguments:
+            order = "date"  # nothing to measure from without a place
+        arguments["ordering"] = ORDERINGS[order]
         return arguments
 
 
@@ -123,11 +137,34 @@ def open_reports_near(*, point: Point, meters: float) -> list[Report]:
     return reports
 
 
+def _order_links(request: HttpRequest, ordering: str, arguments: dict) -> list[dict]:
+    """The orders this list can switch to, each a link keeping the search (the current one
+    marked): by date always, by best match with search words, by distance near a place."""
+    links = []
+    for code, label in ORDER_CHOICES:
+        if code == "relevance" and not arguments.get("q"):
+            continue
+        if code == "distance" and arguments.get("near") is None:
+            continue
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["order"] = code
+        links.append(
+            {
+                "label": label,
+                "url": f"?{query.urlencode()}",
+                "current": ORDERINGS[code] == ordering,
+            }
+        )
+    return links
+
+
 def event_list(request: HttpRequest) -> HttpResponse:
     form = EventSearchForm(request.GET or None)
     arguments: dict = {}
     if form.is_bound and form.is_valid():
         arguments = form.search_arguments(today=timezone.localdate())
+    ordering = arguments.get("ordering", "start")
     events = event_search(**arguments)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     reports = []
@@ -149,8 +186,16 @@ def event_list(request: HttpRequest) -> HttpResponse:
             # Relevance ranks the best of the soonest RANKED_MATCHES matches (events.selectors):
             # say so when the list may be cut there.
             "ranked_cap": RANKED_MATCHES
-            if arguments.get("q") and page.paginator.count >= RANKED_MATCHES
+            if arguments.get("q")
+            and ordering == "relevance"
+            and page.paginator.count >= RANKED_MATCHES
             else None,
+            "orders": _order_links(request, ordering, arguments),
+            "filters_active": sum(
+                1
+                for name in ("q", "when", "start", "end", "venue", "district", "category")
+                if request.GET.get(name)
+            ),
             "page_query": page_query.urlencode(),
             "ics_url": f"{reverse('api:event-calendar')}?{api_query}",
             # Calendar apps subscribe to webcal:// links (and fetch them again by themselves).

@@ -68,6 +68,9 @@ def _events_loaded(page) -> str:
 
 
 def _search(page, q: str, when: str) -> str:
+    # On a phone the event search is folded under the map.
+    if page.get_attribute("#event-filter-box", "open") is None:
+        page.click("#event-filter-box summary")
     page.fill("#event-q", q)
     page.select_option("#event-when", when)
     page.evaluate("() => document.documentElement.setAttribute('data-map-events', 'loading')")
@@ -80,6 +83,12 @@ def test_events_layer_search_and_date_filter(calendar, live_server, page_factory
     page.goto(live_server.url + "/")
     assert _events_loaded(page) == "3"
     assert page.locator(".leaflet-marker-pane .event-marker").count() == 3
+    # The phone shows the map first: it starts in the upper third, the event search is folded
+    # below it, the layer box is folded and the attribution is one line.
+    assert page.locator(".map-frame-public").bounding_box()["y"] < 844 / 3
+    assert page.get_attribute("#event-filter-box", "open") is None
+    assert page.locator(".leaflet-control-layers-expanded").count() == 0
+    assert page.locator(".leaflet-control-attribution").bounding_box()["height"] <= 20
     # A layer of its own in the layer box.
     overlays = page.locator(".leaflet-control-layers-overlays label")
     assert overlays.filter(has_text="Veranstaltungen").count() == 1
@@ -110,8 +119,16 @@ def test_events_layer_search_and_date_filter(calendar, live_server, page_factory
     page.locator(".event-marker").first.click()
     page.locator(".leaflet-popup-content", has_text="Flohmarkt an der Albertbrücke").wait_for()
 
-    # Switched off in the layer box: the markers go.
-    overlays.filter(has_text="Veranstaltungen").locator("input").uncheck()
+    # Switched off in the layer box (folded on a phone: opened first): the markers go.
+    page.focus(".leaflet-control-layers-toggle")  # opened from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".leaflet-control-layers-expanded")
+    # Leaflet ignores a click in the same moment the pointer enters the box (it guards taps
+    # that open it): the pointer rests on the box first, as a person's does.
+    overlays.filter(has_text="Veranstaltungen").hover()
+    page.wait_for_timeout(100)
+    overlays.filter(has_text="Veranstaltungen").click()
+    assert not overlays.filter(has_text="Veranstaltungen").locator("input").is_checked()
     assert page.locator(".event-marker").count() == 0
     # Its popups close with it.
     page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
@@ -153,3 +170,28 @@ def test_bulky_waste_next_to_a_collection_warns_before_sending(
     assert notice.inner_text() == ""
     assert page.request_log.third_party() == []
     assert far.request_log.third_party() == []
+
+
+def test_event_results_on_a_phone_come_first_in_date_order(calendar, live_server, page_factory):
+    page = phone(page_factory)
+    page.goto(live_server.url + "/events/?q=Flohmarkt")
+    results = page.locator("#results-title").bounding_box()
+    filters = page.locator("#event-filters").bounding_box()
+    assert results["y"] < 844 and results["y"] < filters["y"]
+    assert page.get_attribute("#event-filters", "open") is None  # folded below the results
+    titles = page.locator(".event-item .event-title").all_inner_texts()
+    assert titles == ["Flohmarkt im Alaunpark", "Flohmarkt an der Albertbrücke"]  # by date
+    assert "Datum" in page.inner_text(".event-order [aria-current]")
+    page.get_by_role("link", name="beste Treffer").click()
+    page.wait_for_url("**order=relevance**")
+    assert "beste Treffer" in page.inner_text(".event-order [aria-current]")
+    assert axe_serious(page) == []
+    # A wide screen keeps the filters open above the results.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/events/?q=Flohmarkt")
+    assert page.get_attribute("#event-filters", "open") is not None
+    assert (
+        page.locator("#event-filters").bounding_box()["y"]
+        < page.locator("#results-title").bounding_box()["y"]
+    )
+    assert axe_serious(page) == []

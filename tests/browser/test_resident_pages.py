@@ -3,6 +3,7 @@ page passes axe-core (no serious or critical findings) and talks to no third par
 
 import gzip
 import math
+import re
 import struct
 from pathlib import Path
 
@@ -166,6 +167,20 @@ def test_second_report_ten_metres_away_is_offered_as_duplicate(
     nearby = page.locator("#nearby")
     nearby.wait_for(state="visible")
     assert f"#{first.pk}" in nearby.inner_text()
+    # While placing the pin the open reports around it are pins too, and the offer is where
+    # the resident looks: at the pin and next to the Send button.
+    page.wait_for_selector(f"#pick-map path.open-report-{first.pk}")
+    at_pin = page.locator(".leaflet-popup .pin-offer")
+    at_pin.wait_for()
+    assert f"#{first.pk}" in at_pin.inner_text() and "10 m" in at_pin.inner_text()
+    offer = page.locator("#offer-send")
+    assert offer.is_visible() and f"#{first.pk}" in offer.inner_text()
+    send = page.locator("#submit").bounding_box()
+    assert 0 < send["y"] - offer.bounding_box()["y"] < 150  # right above the button
+    # The popup is not covered by the map's controls.
+    popup = page.locator(".leaflet-popup-content-wrapper").bounding_box()
+    zoom = page.locator(".leaflet-control-zoom").bounding_box()
+    assert popup["x"] >= zoom["x"] + zoom["width"] or popup["y"] >= zoom["y"] + zoom["height"]
     assert axe_serious(page) == []
     nearby.get_by_role("button").first.click()
     page.locator("#nearby .notice-success").wait_for()
@@ -177,6 +192,7 @@ def test_second_report_ten_metres_away_is_offered_as_duplicate(
     _choose_category(page, "graffiti")
     page.wait_for_function("document.getElementById('route').textContent.length > 0")
     assert page.locator("#nearby").is_hidden()
+    assert page.locator("#offer-send").is_hidden()
     assert page.request_log.third_party() == []
 
 
@@ -353,3 +369,48 @@ def test_distance_helper_is_ten_metres():
     lat, lon = offset_north(NEUSTADT, 10)
     metres = math.radians(lat - NEUSTADT[0]) * 6_371_000
     assert metres == pytest.approx(10, abs=0.2)
+
+
+def test_without_javascript_no_dead_controls_and_the_part_of_town_is_open(
+    dresden_committed, live_server, page_factory
+):
+    page = page_factory(**{**PHONE, "permissions": []}, java_script_enabled=False)
+    page.goto(live_server.url + "/report/new/")
+    # No map and no location button that could not work; the noscript hint says what to do.
+    assert page.locator("#locate").is_hidden() and page.locator("#pick-map").is_hidden()
+    assert page.locator("#address-q").is_hidden()  # the address search needs the script too
+    assert page.get_attribute("#no-map", "open") is not None
+    assert page.locator("#district").is_visible() and page.locator("#place").is_visible()
+    assert axe_serious_without_script(page) == []
+    page.click("label[for=cat-litter]")
+    page.select_option("#district", "pieschen")
+    page.fill("#place", "Elbradweg unter der Brücke")
+    page.click("#submit")
+    page.wait_for_url("**/r/**?new=1")
+    report = Report.objects.get()
+    assert report.district.code == "pieschen" and report.category.code == "litter"
+    # The public map page has no empty map box either.
+    page.goto(live_server.url + "/")
+    assert page.locator(".map-frame-public").is_hidden()
+    assert page.locator("#event-filter-box").get_attribute("open") is not None
+    assert f"#{report.pk}" in page.inner_text(".report-list")
+    assert axe_serious_without_script(page) == []
+
+
+def axe_serious_without_script(page) -> list[str]:
+    """axe-core on what a browser without JavaScript shows: axe needs a script, so it runs in a
+    second page holding the same HTML with every script taken out (and <noscript> shown)."""
+    html = re.sub(r"<script\b[^>]*>.*?</script>", "", page.content(), flags=re.S)
+    html = html.replace("<noscript>", "<div>").replace("</noscript>", "</div>")
+    other = page.context.browser.new_context(bypass_csp=True, viewport=page.viewport_size)
+    try:
+        checker = other.new_page()
+        checker.route(
+            page.url,
+            lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"),
+        )
+        checker.goto(page.url)
+        assert "js" not in (checker.get_attribute("html", "class") or "")
+        return axe_serious(checker)
+    finally:
+        other.close()

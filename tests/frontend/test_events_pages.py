@@ -151,8 +151,26 @@ def test_a_search_cut_at_the_ranked_matches_says_so(client, demo, monkeypatch):
     # with more matches than that the page must not pretend that is all there is.
     monkeypatch.setattr("events.selectors.RANKED_MATCHES", 2)
     monkeypatch.setattr("frontend.views_events.RANKED_MATCHES", 2)
-    cut = client.get("/events/", {"q": "Flohmarkt"}).content.decode()
+    cut = client.get("/events/", {"q": "Flohmarkt", "order": "relevance"}).content.decode()
     assert 'Results <span class="count">(2)</span>' in cut
     assert "These are the 2 best matches among the next events." in cut
     whole = client.get("/events/").content.decode()  # no search: every event, no such hint
     assert "best matches" not in whole
+
+
+def test_search_results_are_in_date_order_and_the_order_is_shown_and_switchable(client, demo):
+    html = client.get("/events/", {"q": "Flohmarkt"}).content.decode()
+    starts = re.findall(r'<time datetime="([^"]+)">', html)
+    assert len(starts) >= 3 and starts == sorted(starts)  # 5 Dec before 12 Dec before 19 Dec
+    order = html[html.index('class="event-order"') :]
+    order = order[: order.index("</nav>")]
+    assert '<strong aria-current="true">date</strong>' in order
+    best = re.search(r'href="(\?[^"]*order=relevance[^"]*)"', order).group(1)
+    assert "q=Flohmarkt" in best.replace("&amp;", "&")
+    ranked = client.get("/events/" + best.replace("&amp;", "&")).content.decode()
+    assert '<strong aria-current="true">best match</strong>' in ranked
+    # Without search words there is nothing to rank: the list is by date and says so.
+    plain = client.get("/events/", {"order": "relevance"}).content.decode()
+    starts = re.findall(r'<time datetime="([^"]+)">', plain)
+    assert starts == sorted(starts)
+    assert "order=relevance" not in plain[plain.index('class="event-order"') :][:300]

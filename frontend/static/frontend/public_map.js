@@ -70,7 +70,7 @@
       map.setView(event.latlng, Math.min(map.getZoom() + 2, 16));
       return;
     }
-    L.popup({ maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 16) })
+    L.popup({ maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 60), autoPanPaddingBottomRight: L.point(56, 30) })
       .setLatLng(event.latlng).setContent(popup(p)).openOn(map);
   });
   var loaded = 0;
@@ -144,7 +144,7 @@
           radius: 9, color: "#ffffff", weight: 2, fillColor: config.colours[p.status] || "#111827",
           fillOpacity: 0.95, className: "report-marker report-" + p.status
         });
-        marker.bindPopup(function () { return popup(p); }, { maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 16) });
+        marker.bindPopup(function () { return popup(p); }, { maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 60), autoPanPaddingBottomRight: L.point(56, 30) });
         marker.bindTooltip("#" + p.id + " " + p.category + " (" + p.status_label + ")");
         return marker;
       });
@@ -253,7 +253,7 @@
     });
     var m = L.marker([c[1], c[0]], { icon: icon, title: fill(T.event, { title: p.title }), keyboard: true, riseOnHover: true });
     // Top padding: the open layer box sits in the top right corner and would cover the popup.
-    m.bindPopup(function () { return popup(id, p); }, { maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 150) });
+    m.bindPopup(function () { return popup(id, p); }, { maxWidth: 240, autoPanPaddingTopLeft: L.point(56, 60), autoPanPaddingBottomRight: L.point(56, 30) });
     return m;
   }
 

@@ -40,10 +40,11 @@
   var state = { photo: null, lat: null, lon: null, source: null, placeText: "" };
 
   // ---- map ---------------------------------------------------------------------------------
-  var map = null, pin = null;
+  var map = null, pin = null, openPins = null;
   if (window.L) {
     map = L.map("pick-map", { center: config.center, zoom: 13, tap: true });
     L.tileLayer(config.tiles, { attribution: config.attribution, maxZoom: 19 }).addTo(map);
+    openPins = L.layerGroup().addTo(map);
     map.on("click", function (event) {
       setLocation(event.latlng.lat, event.latlng.lng, "map");
       status($("location-status"), T.pin_set);
@@ -68,6 +69,36 @@
     }
     clearError("location");
     refreshPlaceInfo();
+  }
+
+  // ---- open reports around the pin: shown while placing it ----------------------------------------
+  function categoryName(code) {
+    var label = form.querySelector("label[for=cat-" + code + "] span:last-child");
+    return label ? label.firstChild.textContent.trim() : code;
+  }
+
+  var openSequence = 0;
+  function loadOpenAround() {
+    if (!map || !config.api.openReports || state.lat === null) { return; }
+    var mine = ++openSequence;
+    var d = 0.004;  // about 300-450 m around the pin
+    var bbox = [state.lon - d, state.lat - d * 0.63, state.lon + d, state.lat + d * 0.63]
+      .map(function (v) { return v.toFixed(5); }).join(",");
+    getJson(config.api.openReports + "?status=new,assigned,in_progress&limit=200&bbox=" + bbox)
+      .then(function (answer) {
+        if (mine !== openSequence || !answer.ok) { return; }
+        openPins.clearLayers();
+        answer.body.features.forEach(function (f) {
+          var c = f.geometry.coordinates, p = f.properties;
+          L.circleMarker([c[1], c[0]], {
+            radius: 8, color: "#ffffff", weight: 2, fillColor: "#b45309", fillOpacity: 0.9,
+            className: "open-report-pin open-report-" + p.id
+          }).bindTooltip(fill(T.open_report, { id: p.id, category: categoryName(p.category) }))
+            .addTo(openPins);
+        });
+        if (pin) { pin.setZIndexOffset(1000); }
+        document.getElementById("pick-map").dataset.openReports = String(answer.body.features.length);
+      }).catch(function () {});
   }
 
   function status(element, text) { element.textContent = text || ""; }
@@ -188,7 +219,8 @@
 
   function loadPlaceInfo() {
     var code = category();
-    if (state.lat === null || !code) { return; }
+    loadOpenAround();
+    if (state.lat === null || !code) { showOffer([]); return; }
     var query = "?lat=" + state.lat.toFixed(6) + "&lon=" + state.lon.toFixed(6) + "&category=" + encodeURIComponent(code);
     getJson(config.api.route + query).then(function (answer) {
       var route = $("route");
@@ -233,9 +265,34 @@
     }).catch(function () {});
   }
 
+  // The nearest possible duplicate, offered where the resident looks: at the pin and next to
+  // the Send button (the full list with its buttons is in the "nearby" section).
+  function showOffer(results) {
+    var send = $("offer-send");
+    if (map && pin) { pin.unbindPopup(); }
+    if (!results.length) { send.hidden = true; send.textContent = ""; return; }
+    var r = results[0];
+    var values = { id: r.id, category: r.category_name, distance: r.distance_m };
+    if (map && pin) {
+      var box = document.createElement("div");
+      box.className = "pin-offer";
+      box.appendChild(document.createTextNode(fill(T.offer, values) + " "));
+      var show = document.createElement("a");
+      show.href = "#nearby"; show.textContent = T.offer_show;
+      box.appendChild(show);
+      pin.bindPopup(box, { maxWidth: 220, autoPan: true, autoPanPaddingTopLeft: L.point(50, 10), autoPanPaddingBottomRight: L.point(10, 10) }).openPopup();
+    }
+    send.textContent = fill(T.offer_send, values) + " ";
+    var link = document.createElement("a");
+    link.href = "#nearby"; link.textContent = T.offer_show;
+    send.appendChild(link);
+    send.hidden = false;
+  }
+
   function showNearby(results) {
     var section = $("nearby"), list = $("nearby-list");
     list.textContent = "";
+    showOffer(results);
     if (!results.length) { section.hidden = true; return; }
     $("nearby-title").textContent = T.nearby_title;
     results.forEach(function (r) {
