@@ -368,6 +368,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "frontend.auth.lockout_response"
+AXES_USERNAME_CALLABLE = "frontend.auth.login_username"
 AXES_HTTP_RESPONSE_CODE = 429
 
 REST_FRAMEWORK = {

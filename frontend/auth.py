@@ -77,3 +77,10 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """AXES_USERNAME_CALLABLE: the user name tried, cut to what a user name can be (150), so
+    an overlong one is recorded instead of failing the attempt's log (a 500)."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    return str(source.get("username", "") or "")[:150]
