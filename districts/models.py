@@ -16,6 +16,8 @@ PART_CELLS_PER_DEGREE = 100
 
 class DistrictQuerySet(models.QuerySet):
     def covering(self, point: Point) -> "DistrictQuerySet":
+        # The one definition of "which district covers this point"; callers use
+        # `districts.selectors.district_for_point`, which runs this query compiled once.
         # `covers`, not `contains`: a point exactly on a shared border still gets a district,
         # and ordering by code makes the choice between the two neighbours stable. The test runs
         # on the subdivided parts (same answer as the full boundary: the parts tile it exactly);

@@ -2,11 +2,13 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import shapely
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
-from django.db import connection, connections
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Length
 
@@ -14,13 +16,17 @@ from core.db_router import read_alias
 from districts.coverage import coverage_simplified, to_shapely
 from districts.models import Address, District, ServiceArea
 
-# `District.objects.covering(point).defer("boundary").first()`, written out: compiling that
-# queryset (with its subquery) costs the ORM several times what the database needs to answer.
-_DISTRICT_FOR_POINT = """
-SELECT id, code, name, kind, parent_name, created_at, updated_at FROM districts_district
-WHERE id IN (SELECT district_id FROM districts_districtpart WHERE ST_Covers(geom, %s))
-ORDER BY code LIMIT 1
-"""
+
+@lru_cache(maxsize=1)
+def _district_for_point_sql() -> str:
+    """The SQL of `District.objects.covering(point).defer("boundary").first()`, compiled once:
+    compiling that queryset (with its subquery) on every call costs the ORM several times what
+    the database needs to answer. The rule stays written once, in `covering`."""
+    probe = District.objects.covering(Point(0, 0, srid=4326)).defer("boundary")[:1]
+    sql, params = probe.query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql()
+    if len(params) != 1:  # the point is the only parameter; anything else would be misread
+        raise ImproperlyConfigured(f"district_for_point: unexpected parameters {params!r}")
+    return sql
 
 
 def district_for_point(*, point: Point) -> District | None:
@@ -35,7 +41,7 @@ def district_for_point(*, point: Point) -> District | None:
         point.srid = 4326
     elif point.srid != 4326:
         point = point.transform(4326, clone=True)
-    found = District.objects.raw(_DISTRICT_FOR_POINT, [connection.ops.Adapter(point)])
+    found = District.objects.raw(_district_for_point_sql(), [connection.ops.Adapter(point)])
     return next(iter(found), None)
 
 
