@@ -1,12 +1,12 @@
 from django.urls import include, path
 
-from frontend import views, views_follow
+from frontend import views, views_follow, views_map
 
 app_name = "frontend"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("map/reports.geojson", views.map_reports, name="map-reports"),
+    path("", views_map.home, name="home"),
+    path("map/reports.geojson", views_map.map_reports, name="map-reports"),
     path("report/new/", views.report_new, name="report-new"),
     path("r/<str:token>/", views.track, name="track"),
     path("reports/<int:pk>/", views.report_detail, name="report-detail"),
