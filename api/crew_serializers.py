@@ -72,7 +72,7 @@ class CrewEventSerializer(serializers.Serializer):
     from_status = serializers.CharField()
     to_status = serializers.CharField()
     note = serializers.CharField()
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
 
 
 class CrewFlagSerializer(serializers.Serializer):
@@ -106,7 +106,7 @@ class CrewTicketSerializer(serializers.Serializer):
     lon = serializers.FloatField(source="location.x")
     due_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
-    closed_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
     confirmations_count = serializers.IntegerField()
     crew = serializers.SerializerMethodField()
     photos = CrewPhotoSerializer(source="all_photos", many=True)

@@ -1,10 +1,11 @@
 from django.contrib.gis.geos import Point
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -132,6 +133,10 @@ class ReportFlagApi(APIView):
     def post(self, request, pk: int):
         check_throttles(request, self, [FlagIPThrottle()])
         report = generics.get_object_or_404(report_list(), pk=pk)
+        if not isinstance(request.data, dict):  # a JSON list, string or number is no flag
+            raise exceptions.ValidationError(
+                {"detail": _('Send an object, e.g. {"reason": "..."}.')}
+            )
         payload = ReportFlagInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         report_public_flag(report=report, note=payload.validated_data["reason"])

@@ -49,7 +49,7 @@ class RequestListView(Open311View):
             JURISDICTION_PARAMETER,
             OpenApiParameter(
                 "service_request_id",
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": r"^[ ,]*([0-9]{1,18}[ ,]*)*$"},
                 description="comma list; overrides all other filters",
             ),
             OpenApiParameter("service_code", OpenApiTypes.STR, description="comma list"),
