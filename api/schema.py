@@ -410,6 +410,8 @@ def postprocess(result: dict, generator, request, public) -> dict:
             if path.startswith("/open311/"):
                 _open311(path, method, operation)
             else:
+                if path.endswith(".pbf"):  # a vector tile: empty is 204, unchanged is 304
+                    operation["responses"].update(copy.deepcopy(_TILE_RESPONSES))
                 _add_errors(operation)
             _relax_query(operation)
     for path, item in MAP_PATHS.items():
