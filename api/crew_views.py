@@ -271,7 +271,12 @@ class CrewPlanApi(CrewApi):
         crew = crews.filter(code=request.query_params.get("crew", "")).first() or crews.first()
         if crew is None:
             raise Http404
-        replan = request.query_params.get("replan", "") in ("1", "true")
+        try:
+            replan = serializers.BooleanField().run_validation(
+                request.query_params.get("replan", "false") or "false"
+            )
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"replan": error.detail}) from error
         plan = day_plan_request(crew=crew, user=request.user, replan=replan)
         body = {
             "crew": crew.code,
