@@ -11,14 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from api.abuse import (
-    HONEYPOT_FIELD,
-    FlagIPThrottle,
-    SubmitEmailThrottle,
-    SubmitIPThrottle,
-    check_throttles,
-    honeypot_filled,
-)
 from api.filters import BBoxFilter, ReportFilter
 from api.serializers import (
     CategorySerializer,
@@ -29,6 +21,14 @@ from api.serializers import (
     ReportSerializer,
     RouteQuerySerializer,
     RouteSerializer,
+)
+from core.abuse import (
+    HONEYPOT_FIELD,
+    FlagIPThrottle,
+    SubmitEmailThrottle,
+    SubmitIPThrottle,
+    check_throttles,
+    honeypot_filled,
 )
 from core.idempotency import idempotency_for
 from crews.models import Assignment

@@ -20,6 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.abuse import SubmitEmailThrottle, SubmitIPThrottle, honeypot_filled, too_many
 from core.idempotency import idempotency_for
 from crews.services import report_submit
 from districts.selectors import addresses_exist, district_choices
@@ -66,9 +67,20 @@ def report_new(request: HttpRequest) -> HttpResponse:
     values = {"idempotency_key": uuid.uuid4().hex}
     if request.method == "POST":
         values = {key: request.POST.get(key, "").strip() for key in FORM_FIELDS}
-        if not _SubmitThrottle().allow_request(request, None):
+        # The API's limits per network and per e-mail address (core.abuse), then its overall rate.
+        limited = next(
+            (
+                t
+                for t in (SubmitIPThrottle(), SubmitEmailThrottle())
+                if not t.allow_request(request, None)
+            ),
+            None,
+        )
+        if limited is not None:
+            errors = {"__all__": [str(too_many(limited, limited.wait()).detail)]}
+        elif not _SubmitThrottle().allow_request(request, None):
             errors = {"__all__": [_form_texts()["too_many_requests"]]}
-        elif request.POST.get("website", "").strip():
+        elif honeypot_filled(request.POST):
             # The honeypot field, invisible to people: only bots fill it in.
             errors = {"__all__": [_("This submission was refused.")]}
         else:

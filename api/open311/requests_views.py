@@ -18,7 +18,7 @@ from api.open311.base import (
 from api.open311.errors import BadRequest, NotFound
 from api.open311.render import Document
 from api.open311.submit import IDEMPOTENCY_NAMESPACE, request_submit
-from api.throttles import Open311IPThrottle, Open311KeyThrottle
+from core.throttles import Open311IPThrottle, Open311KeyThrottle
 from reports.models import Report
 from reports.selectors import report_list
 

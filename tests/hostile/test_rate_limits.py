@@ -37,7 +37,7 @@ OTHER_PROCESS = """
 import django, sys
 django.setup()
 from django.test import RequestFactory
-from api.abuse import SubmitEmailThrottle
+from core.abuse import SubmitEmailThrottle
 request = RequestFactory().post("/api/v1/reports/", {"email": "same@example.org"})
 request.data = request.POST
 print("allowed" if SubmitEmailThrottle().allow_request(request, None) else "refused")

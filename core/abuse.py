@@ -1,5 +1,6 @@
-"""Abuse limits of the public API: submissions per IP and per e-mail address, public flags per
-IP (rates in settings, read on every request), a clear 429, and the honeypot field."""
+"""Abuse limits of report submission, for both faces (the API and the form without JavaScript):
+submissions per IP and per e-mail address, public flags per IP (rates in settings, read on every
+request), a clear 429, and the honeypot field."""
 
 import hashlib
 import math
@@ -8,7 +9,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from api.throttles import Open311IPThrottle, _SettingsRateThrottle
+from core.throttles import Open311IPThrottle, _SettingsRateThrottle
 
 HONEYPOT_FIELD = "website"
 
@@ -29,7 +30,8 @@ class SubmitEmailThrottle(_SettingsRateThrottle):
     what = "email"
 
     def get_cache_key(self, request, view) -> str | None:
-        email = str(request.data.get("email", "") or "").strip().lower()
+        data = getattr(request, "data", None) or request.POST  # DRF request or the plain form
+        email = str(data.get("email", "") or "").strip().lower()
         if not email:
             return None
         ident = hashlib.sha256(email.encode("utf-8")).hexdigest()[:32]
