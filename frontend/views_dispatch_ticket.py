@@ -77,6 +77,23 @@ NEW_ADVICE = gettext_lazy(
 )
 
 
+def _history(report: Report) -> list:
+    """The ticket's events, a flag's clearing and "seen" said in words (their note may be
+    empty)."""
+    labels = dict(ReportFlag.Kind.choices)
+    events = list(report.events.select_related("actor").order_by("created_at", "id"))
+    for event in events:
+        if event.data.get("flag_cleared"):
+            kind = labels.get(event.data["flag_cleared"], event.data["flag_cleared"])
+            event.action_text = _("flag cleared: %(kind)s") % {"kind": kind}
+        elif event.data.get("action") == dispatch.SEEN:
+            event.action_text = _("marked as seen")
+        elif event.data.get("flag"):
+            kind = labels.get(event.data["flag"], event.data["flag"])
+            event.action_text = _("flagged: %(kind)s") % {"kind": kind}
+    return events
+
+
 def _ticket_map(report: Report, nearby: list[Report]):
     """The ticket (large, dark ring) and the open tickets within MERGE_METERS (numbered in the
     merge list), at street level."""
@@ -146,7 +163,7 @@ def ticket(request, pk: int):
             merge_meters=MERGE_METERS,
             map=_ticket_map(report, nearby),
             history=assignment_history(report=report),
-            events=report.events.select_related("actor").order_by("created_at", "id"),
+            events=_history(report),
             photos=report.photos.all(),
             crews=crews_serving(report=report),
             suggested=_reassign_suggestion(report, active.crew if active else None),

@@ -48,7 +48,8 @@ def test_a_flag_shows_with_what_to_do_and_clearing_it_is_history(dispatcher):
     flag.refresh_from_db()
     assert flag.resolved_at is not None and flag.resolved_by == dispatcher
     page = client.get(answer.url).content.decode()
-    assert "Crew informiert" in page[page.index('class="event-list"') :]
+    history = page[page.index('class="event-list"') :]
+    assert "Crew informiert" in history and "flag cleared: reopened by the resident" in history
     assert 'data-flag="reopened"' not in page
     client.post(f"/dispatch/reports/{report.pk}/seen/")
     page = client.get(f"/dispatch/reports/{report.pk}/").content.decode()
