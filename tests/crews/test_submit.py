@@ -41,10 +41,10 @@ def test_if_routing_fails_nothing_is_stored(monkeypatch):
 
 def test_the_district_is_looked_up_once_per_submission(monkeypatch):
     import crews.selectors
-    import reports.services
+    import reports.services.lifecycle
 
     calls = []
-    for module in (reports.services, crews.selectors):
+    for module in (reports.services.lifecycle, crews.selectors):
         original = module.district_for_point
 
         def counting(*, point, _original=original):
