@@ -1,7 +1,7 @@
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
-from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
+from reports.models import Category, OutboxItem, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
 @admin.register(Category)
@@ -39,3 +39,13 @@ class ReportAdmin(LeafletGeoAdmin):
     search_fields = ("id", "description", "address")
     readonly_fields = ("tracking_token", "version", "created_at", "updated_at", "closed_at")
     inlines = [ReportFlagInline, ReportPhotoInline, ReportEventInline]
+
+
+@admin.register(OutboxItem)
+class OutboxItemAdmin(admin.ModelAdmin):
+    """Work still to do after a commit (reports.outbox): what is pending, and why it failed."""
+
+    list_display = ("id", "kind", "report", "attempts", "run_after", "done_at", "created_at")
+    list_filter = ("kind", ("done_at", admin.EmptyFieldListFilter))
+    readonly_fields = ("kind", "report", "payload", "attempts", "done_at", "last_error")
+    search_fields = ("kind", "last_error")

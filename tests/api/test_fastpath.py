@@ -232,7 +232,9 @@ def redis_tile_cache(settings):
 
 
 @pytest.mark.django_db
-def test_cached_tiles_are_answered_from_redis_exactly_as_django_does(redis_tile_cache):
+def test_cached_tiles_are_answered_from_redis_exactly_as_django_does(
+    redis_tile_cache, django_capture_on_commit_callbacks
+):
     from api.tiles import tile_for_point
 
     bulky = Category.objects.get(code="bulky_waste")
@@ -254,8 +256,9 @@ def test_cached_tiles_are_answered_from_redis_exactly_as_django_does(redis_tile_
         assert (status, body) == (304, b"")
     # Filtered tiles are not cached: always Django.
     assert _call(path, "status=new")[3].paths == [path]
-    # A changed report drops its cached tiles: the next request is Django's again.
-    report = Report.objects.get()
-    report.status = Report.Status.ASSIGNED
-    report.save()
+    # A changed report drops its cached tiles (after its commit): the next request is Django's.
+    from reports.services import report_transition
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report_transition(report=Report.objects.get(), to=Report.Status.ASSIGNED)
     assert _call(path)[3].paths == [path]

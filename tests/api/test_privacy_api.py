@@ -15,7 +15,8 @@ from reports.models import Report, ReportFlag
 from reports.services import photo_moderate, report_create, report_moderate
 from tests.conftest import jpeg_bytes, upload
 
-pytestmark = pytest.mark.django_db
+# Tiles cached in this process only: a test sees its own reports' tiles, not another run's.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_tiles_cache")]
 
 PIN = Point(13.74123, 51.05301, srid=4326)  # Altstadt
 COARSE = public_point(point=PIN, grid_m=100)
@@ -102,7 +103,9 @@ def _in_tile(client, report: Report) -> list[float] | None:
     return None
 
 
-def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
+def test_pre_moderated_report_is_in_no_public_output_until_approved(
+    dispatcher, django_capture_on_commit_callbacks
+):
     report = _hazardous()
     assert report.moderation == Report.Moderation.PENDING
     assert public_views(report, dispatcher) == dict.fromkeys(
@@ -127,7 +130,8 @@ def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
     mine = [t for t in tickets if t["id"] == report.pk or t["properties"].get("id") == report.pk]
     assert mine and mine[0]["geometry"]["coordinates"] == pytest.approx([PIN.x, PIN.y])
 
-    report_moderate(report=report, action="approve")
+    with django_capture_on_commit_callbacks(execute=True):  # cached tiles drop after commit
+        report_moderate(report=report, action="approve")
     seen = public_views(report, dispatcher)
     assert seen.pop("report page") is True
     tile = seen.pop("vector tile")
@@ -140,13 +144,16 @@ def test_pre_moderated_report_is_in_no_public_output_until_approved(dispatcher):
     assert abs(tile[0] - PIN.x) + abs(tile[1] - PIN.y) > 1e-4
 
 
-def test_report_hidden_by_staff_leaves_every_public_output(dispatcher):
+def test_report_hidden_by_staff_leaves_every_public_output(
+    dispatcher, django_capture_on_commit_callbacks
+):
     report, _ = report_create(category="litter", location=PIN)
     seen = public_views(report, dispatcher)
     assert seen.pop("report page") is True
     # Not sensitive: the exact point everywhere.
     assert all(c == pytest.approx([PIN.x, PIN.y], abs=2e-6) for c in seen.values())
-    report_moderate(report=report, action="hide", reason="Beleidigung im Text")
+    with django_capture_on_commit_callbacks(execute=True):  # cached tiles drop after commit
+        report_moderate(report=report, action="hide", reason="Beleidigung im Text")
     assert set(public_views(report, dispatcher).values()) == {None}
 
 
