@@ -74,6 +74,8 @@ def day_plan_request(
             and fresh
         ):
             return current
+    # Yesterday's plans are history nobody reads: keep the table as small as the crews.
+    DayPlan.objects.filter(crew=crew, created_at__lt=now - timedelta(days=1)).delete()
     plan = DayPlan.objects.create(
         crew=crew,
         requested_by=user if user is not None and user.is_authenticated else None,
