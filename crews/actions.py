@@ -22,6 +22,7 @@ from django.utils.translation import override
 from crews.models import Assignment
 from crews.queue import duplicate_candidates
 from districts.geo import metres_between, within_metres
+from reports import wording
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
 from reports.services import (
     ALLOWED,
@@ -43,11 +44,8 @@ REJECT = "reject"
 DUPLICATE = "duplicate"
 ACTIONS = (START, CLOSE, REJECT, DUPLICATE)
 
-REJECT_REASONS = {
-    "not_found": _("not found"),
-    "not_responsible": _("not our responsibility"),
-    "private_ground": _("private ground"),
-}
+# Stored as a code on the event (`data["reason"]`), shown in each reader's language.
+REJECT_REASONS = wording.REJECT_REASONS
 
 NOT_YOUR_TICKET = _("This ticket is not assigned to one of your crews.")
 UNKNOWN_ACTION = _("Unknown action '{action}'. Choose one of: start, close, reject, duplicate.")
@@ -211,14 +209,16 @@ def ticket_reject(
     def apply() -> Report:
         if reason not in REJECT_REASONS:
             raise ValidationError({"reason": REJECT_REASON_UNKNOWN})
-        text = str(REJECT_REASONS[reason])
         extra = (note or "").strip()
         current = report_transition(
             report=report,
             to=S.REJECTED,
             actor=user,
-            note=f"{text}: {extra}" if extra else text,
+            # The reason as a code: the resident's mail and every page say it in their
+            # language; the note keeps only the crew's own words.
+            note=extra or str(REJECT_REASONS[reason]),
             expected_version=expected_version,
+            data={"reason": reason},
         )
         with override(settings.LANGUAGE_CODE):  # the dispatchers' language
             answer = str(REJECT_REASONS[reason])

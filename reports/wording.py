@@ -9,13 +9,21 @@ sentences are recognised here and shown translated, so a German page never shows
 import re
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from reports.models import Report, ReportEvent
 
 _STATUS = dict(Report.Status.choices)
+
+# Why a crew closed a ticket without clearing it (`ReportEvent.data["reason"]`).
+REJECT_REASONS = {
+    "not_found": gettext_lazy("not found"),
+    "not_responsible": gettext_lazy("not our responsibility"),
+    "private_ground": gettext_lazy("private ground"),
+}
 
 _MERGED_INTO = re.compile(r"^Merged into #(\d+)\.$")
 _MERGED_HERE = re.compile(r"^Report #(\d+) was merged into this one\.$")
@@ -77,10 +85,26 @@ def event_note(event: ReportEvent) -> str:
         return _late_note(event)
     if note == _NO_CREW:
         return _("No crew serves this district and category.")
+    reason = data.get("reason")
+    if event.to_status == Report.Status.REJECTED and reason in REJECT_REASONS:
+        label = str(REJECT_REASONS[reason])
+        extra = "" if note == str(REJECT_REASONS[reason]) or _is_label(note, reason) else note
+        return f"{label}: {extra}" if extra else label
     found = _PREVENTIVE.match(note)
     if found:
         return _("Preventive round: %(what)s") % {"what": found[1]}
     return note
+
+
+def _is_label(note: str, reason: str) -> bool:
+    """The note is the reason's label in some language (written when no words were added)."""
+    from django.utils import translation
+
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            if note == str(REJECT_REASONS[reason]):
+                return True
+    return False
 
 
 def duration(hours: float | None) -> str:

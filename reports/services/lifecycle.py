@@ -198,6 +198,7 @@ def report_transition(
     expected_version: int | None = None,
     public_note: bool = True,
     close_needs_photo: bool = False,
+    data: dict | None = None,
 ) -> Report:
     """The one place a report's status changes. Locks the row; one concurrent change wins.
 
@@ -249,7 +250,7 @@ def report_transition(
         note=note.strip(),
         public=public_note,
         photo=stored_photo,
-        data={"duplicate_of": duplicate_of.pk} if duplicate_of else {},
+        data={**(data or {}), **({"duplicate_of": duplicate_of.pk} if duplicate_of else {})},
     )
     return current
 

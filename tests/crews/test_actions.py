@@ -20,6 +20,7 @@ from crews.actions import (
 from crews.services import report_dispatch
 from reports.models import Report, ReportFlag
 from reports.services import ReportChangedMeanwhile, report_create
+from reports.wording import event_note
 from tests.conftest import NEUSTADT_POINT, gps_exif, jpeg_bytes, upload
 
 S = Report.Status
@@ -144,7 +145,9 @@ def test_reject_needs_a_reason_from_the_list():
         note="Hof der Wohnungsgenossenschaft",
     ).report
     assert rejected.status == S.REJECTED
-    assert rejected.events.get(to_status=S.REJECTED).note.startswith("private ground")
+    event = rejected.events.get(to_status=S.REJECTED)
+    assert event.data["reason"] == "private_ground"  # a code, shown in the reader's language
+    assert event_note(event) == "private ground: Hof der Wohnungsgenossenschaft"
 
 
 @pytest.mark.django_db

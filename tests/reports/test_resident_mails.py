@@ -126,3 +126,25 @@ def test_reopened_and_dispatcher_assignment_are_told_routing_is_not(
         )
     assert [m.to for m in mail.outbox] == [["x@example.org"]]
     assert "handed to the crew responsible" in mail.outbox[0].body
+
+
+def test_the_reject_reason_is_a_code_told_in_each_readers_language(
+    django_capture_on_commit_callbacks,
+):
+    from reports.wording import event_note
+
+    report = _report("en")
+    with translation.override("de"), django_capture_on_commit_callbacks(execute=True):
+        ticket_reject(
+            user=_member(),
+            report=report,
+            expected_version=report.version,
+            reason="not_found",
+            note="Kein Müll da",
+        )
+    event = report.events.get(to_status=S.REJECTED)
+    assert event.data["reason"] == "not_found" and event.note == "Kein Müll da"
+    (message,) = mail.outbox  # the resident reported in English
+    assert "Reason: not found: Kein Müll da" in message.body
+    with translation.override("de"):
+        assert event_note(event) == "nicht gefunden: Kein Müll da"
