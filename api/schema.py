@@ -228,7 +228,9 @@ def _relax_query(operation: dict) -> None:
         if parameter["name"] == "page_size":
             # DRF's pagination falls back to the default page size for any value it cannot use.
             parameter["schema"] = {"description": "an integer; anything else: the default"}
-        elif schema.get("type") == "string" and (schema.get("format") or schema.get("minLength")):
+        elif schema.get("type") == "string" and (
+            schema.get("format") or schema.get("minLength") or schema.get("pattern")
+        ):
             rest = {k: v for k, v in schema.items() if k != "type"}
             parameter["schema"] = {"type": "string", "anyOf": [rest, {"maxLength": 0}]}
 
