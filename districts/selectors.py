@@ -65,7 +65,8 @@ def districts_geojson(*, tolerance: float = 0.0001) -> str:
     for maps (0.0001° ≈ 7–11 m here, invisible at city zoom and a fraction of the bytes).
 
     Simplified together as a coverage (shapely), not one by one: neighbours keep sharing every
-    edge, so the outlines never gap or overlap at low zoom."""
+    edge, so the outlines never gap or overlap at low zoom. Rings follow RFC 7946's right-hand
+    rule (exterior counter-clockwise, holes clockwise) whatever order the source drew them in."""
     rows = list(District.objects.order_by("name").values_list("code", "name", "kind", "boundary"))
     simplified = coverage_simplified(
         [to_shapely(boundary) for *_, boundary in rows], tolerance=tolerance
@@ -73,7 +74,9 @@ def districts_geojson(*, tolerance: float = 0.0001) -> str:
     features = [
         {
             "type": "Feature",
-            "geometry": json.loads(shapely.to_geojson(geometry)),
+            "geometry": json.loads(
+                shapely.to_geojson(shapely.orient_polygons(geometry, exterior_cw=False))
+            ),
             "properties": {"code": code, "name": name, "kind": kind},
         }
         for (code, name, kind, _), geometry in zip(rows, simplified, strict=True)
