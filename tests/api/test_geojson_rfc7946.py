@@ -20,6 +20,7 @@ PUBLIC = [
     ("/api/v1/map/reports.geojson", {}),
     ("/map/reports.geojson", {}),
     ("/api/v1/map/districts.geojson", {}),
+    ("/api/v1/districts/", {}),
     ("/api/v1/events/", {"start": "2026-11-01", "end": "2026-12-31"}),
 ]
 
