@@ -16,7 +16,20 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _pg_bin() -> Path:
+    """The server binaries of the PostgreSQL that set-up chose (scripts/env.sh exports PG_MAJOR:
+    15 on Debian 12, 17 on Debian 13), else of the newest one installed."""
+    if major := os.environ.get("PG_MAJOR"):
+        return Path(f"/usr/lib/postgresql/{major}/bin")
+    found = sorted(
+        (p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+        key=lambda bindir: int(bindir.parent.name) if bindir.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def free_port() -> int:
@@ -113,7 +126,7 @@ class CeleryProcess:
 
 
 class PostgresCluster:
-    """A throw-away PostgreSQL 15 cluster (initdb in a temporary folder, owned by the postgres
+    """A throw-away PostgreSQL cluster (initdb in a temporary folder, owned by the postgres
     system user because initdb refuses to run as root); the role `civicmap` is its superuser."""
 
     def __init__(self) -> None:
