@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
 from django.test import Client
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from crews.models import DISPATCHER_GROUP
 from reports.models import Category, Report
@@ -74,8 +75,12 @@ def test_public_map_above_the_threshold_draws_vector_tiles_and_districts_from_th
         "Number(document.documentElement.getAttribute('data-map-districts')) >= 19"
     )
     assert page.locator("path.district-outline").count() >= 19
-    # Both layers are in the layer box, which a keyboard can reach.
+    # Both layers are in the layer box, which is folded and opens when a keyboard reaches it.
     control = page.locator(".leaflet-control-layers")
+    toggle = page.locator(".leaflet-control-layers-toggle")
+    toggle.focus()
+    toggle.press("Enter")
+    expect(control.locator(".leaflet-control-layers-list")).to_be_visible()
     assert "Meldungen" in control.inner_text() and "Stadtbezirke" in control.inner_text()
 
     # A tap on a point opens a popup that links to the report's page.
