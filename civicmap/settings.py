@@ -143,6 +143,8 @@ TILE_CACHE_URL = _str("TILE_CACHE_URL", LIVE_REDIS_URL)
 # The default cache, where every rate limit counts: Redis shared by all web processes (falls
 # back to each process's memory while Redis is unreachable, core.cache); "" = memory only.
 CACHE_URL = _str("CACHE_URL", LIVE_REDIS_URL)
+# Key prefix of that cache (default: named after the database, like the tile cache).
+CACHE_KEY_PREFIX = _str("CACHE_KEY_PREFIX", "")
 # The public map's pages and popups are answered by a thin ASGI handler on an asyncio pool
 # (api/fastpath.py, civicmap/asgi.py) instead of Django's request cycle; 0 switches it off.
 MAP_FAST_PATH = _bool("MAP_FAST_PATH", True)
@@ -254,7 +256,7 @@ CACHES = {
     "default": {
         "BACKEND": "core.cache.FailoverRedisCache",
         "LOCATION": CACHE_URL,
-        "KEY_PREFIX": f"cache:{DATABASES['default']['NAME']}",
+        "KEY_PREFIX": CACHE_KEY_PREFIX or f"cache:{DATABASES['default']['NAME']}",
     }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

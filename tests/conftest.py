@@ -1,7 +1,9 @@
 import io
 import os
+import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
@@ -28,6 +30,12 @@ os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
 celery_app.conf.broker_url = TEST_BROKER_URL
+# Rate limits count in the shared Redis cache: each test process (and each run) counts under a
+# prefix of its own, so one process's cache.clear() or a run an hour ago never moves another's
+# counts. Subprocesses started by tests inherit it through the environment.
+os.environ["CACHE_KEY_PREFIX"] = f"test:{uuid.uuid4().hex[:12]}:gw{_xdist}"
+if "KEY_PREFIX" in django_settings.CACHES["default"]:
+    django_settings.CACHES["default"]["KEY_PREFIX"] = os.environ["CACHE_KEY_PREFIX"]
 
 
 @pytest.fixture(scope="session")
