@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 
 import folium
+from branca.element import MacroElement
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from folium.plugins import MarkerCluster, VectorGridProtobuf
+from jinja2 import Template
 
 from core.middleware import nonce_blocks
 
@@ -67,7 +69,39 @@ def _short_data_attribution() -> str:
     )
 
 
+class _ControlTexts(MacroElement):
+    """Leaflet writes its controls' names in English ("Zoom in", "Layers"): set them, as title
+    and accessible name, in the page's language once the map and its controls exist."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (map, texts) {
+          var box = map.getContainer();
+          Object.keys(texts).forEach(function (selector) {
+            box.querySelectorAll(selector).forEach(function (control) {
+              control.title = texts[selector];
+              control.setAttribute("aria-label", texts[selector]);
+            });
+          });
+        })({{ this._parent.get_name() }}, {{ this.texts }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ControlTexts"
+        self.texts = json.dumps(
+            {
+                ".leaflet-control-zoom-in": gettext("Zoom in"),
+                ".leaflet-control-zoom-out": gettext("Zoom out"),
+                ".leaflet-control-layers-toggle": gettext("Map layers"),
+            }
+        )
+
+
 def map_parts(fmap: folium.Map) -> MapParts:
+    # Last child of the map, so its script runs after every control has been added.
+    _ControlTexts().add_to(fmap)
     figure = fmap.get_root()
     figure.render()
     header = figure.header.render()

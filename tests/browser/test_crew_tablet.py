@@ -75,6 +75,7 @@ def test_log_in_start_and_close_with_a_photo(dresden_committed, live_server, pag
     map_box = page.locator("#queue-map").bounding_box()
     assert map_box["y"] < TABLET["viewport"]["height"] and map_box["height"] >= 300
     assert page.locator("#queue-map path.depot-marker").count() == 1
+    assert page.get_attribute("#queue-map .leaflet-control-zoom-out", "title") == "Verkleinern"
     page.wait_for_selector("#queue-map path.here-marker")
     page.locator("[data-show=list]").tap()
     assert page.locator("#queue-map").is_hidden() and page.locator("#queue-list").is_visible()

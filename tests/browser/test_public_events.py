@@ -92,6 +92,9 @@ def test_events_layer_search_and_date_filter(calendar, live_server, page_factory
     # A layer of its own in the layer box.
     overlays = page.locator(".leaflet-control-layers-overlays label")
     assert overlays.filter(has_text="Veranstaltungen").count() == 1
+    # Leaflet's own controls are named in the page's language, not in English.
+    assert page.get_attribute(".leaflet-control-layers-toggle", "aria-label") == "Kartenebenen"
+    assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Vergrößern"
     assert axe_serious(page) == []
 
     # "Flohmarkt" finds both markets; this weekend only the one at the Alaunpark.
@@ -179,6 +182,12 @@ def test_event_results_on_a_phone_come_first_in_date_order(calendar, live_server
     filters = page.locator("#event-filters").bounding_box()
     assert results["y"] < 844 and results["y"] < filters["y"]
     assert page.get_attribute("#event-filters", "open") is None  # folded below the results
+    # ... in the document too: the keyboard meets the results before the folded filters.
+    assert page.evaluate(
+        """() => Boolean(document.querySelector('#results-title')
+            .compareDocumentPosition(document.querySelector('#event-filters summary'))
+            & Node.DOCUMENT_POSITION_FOLLOWING)"""
+    )
     titles = page.locator(".event-item .event-title").all_inner_texts()
     assert titles == ["Flohmarkt im Alaunpark", "Flohmarkt an der Albertbrücke"]  # by date
     assert "Datum" in page.inner_text(".event-order [aria-current]")

@@ -9,7 +9,12 @@
 
   function baseMap(elementId) {
     var center = json("map-center", [51.05, 13.74]);
-    var map = L.map(elementId).setView(center, 12);
+    // Leaflet names its zoom buttons in English: the page's language instead.
+    var texts = (document.getElementById("map-texts") || { dataset: {} }).dataset;
+    var map = L.map(elementId, { zoomControl: false }).setView(center, 12);
+    L.control.zoom({
+      zoomInTitle: texts.zoomIn || "Zoom in", zoomOutTitle: texts.zoomOut || "Zoom out",
+    }).addTo(map);
     L.tileLayer(json("tile-url", ""), {
       maxZoom: 19,
       attribution: json("tile-attribution", ""),
