@@ -9,8 +9,16 @@ from django.conf import settings
 SCRIPTS = Path(__file__).resolve().parent / "pgbench"
 
 
-def run(script: str, *, seconds: int = 5, clients: int = 2, variables: dict | None = None) -> dict:
-    """Transactions/s and mean latency (ms) of a pgbench script against the bench database."""
+def run(
+    script: str,
+    *,
+    seconds: int = 5,
+    clients: int = 2,
+    variables: dict | None = None,
+    protocol: str = "simple",
+) -> dict:
+    """Transactions/s and mean latency (ms) of a pgbench script against the bench database;
+    `protocol="prepared"` when the app prepares the statement too."""
     db = settings.DATABASES["default"]
     argv = [
         "pgbench",
@@ -27,6 +35,8 @@ def run(script: str, *, seconds: int = 5, clients: int = 2, variables: dict | No
         str(clients),
         "-T",
         str(seconds),
+        "-M",
+        protocol,
         "-f",
         str(SCRIPTS / script),
     ]

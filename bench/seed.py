@@ -143,14 +143,15 @@ def reports(n: int) -> int:
                     address, zipcode, status, due_at, priority, confirmations_count, attributes,
                     source, reporter_email, reporter_name, reporter_phone, tracking_token,
                     version, created_at, updated_at, closed_at, moderation, moderation_reason,
-                    description_hidden_reason)
+                    description_hidden_reason, place_name, language)
                 SELECT p.geom, p.geom, p.category_id, d.id, p.description, '', '', p.status,
                        p.created_at + interval '3 days', 0, p.confirmations, '{}', 'app',
                        'reporter' || p.i || '@example.org', 'Erika Mustermann',
                        '+49 351 123456', 'bench-token-' || p.i, 1, p.created_at, p.created_at,
                        CASE WHEN p.status IN ('cleared', 'rejected', 'duplicate')
                             THEN p.created_at + interval '2 days' END,
-                       CASE WHEN p.i %% 100 = 0 THEN 'pending' ELSE 'published' END, '', ''
+                       CASE WHEN p.i %% 100 = 0 THEN 'pending' ELSE 'published' END, '', '',
+                       '', ''
 
                 FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom
                       FROM bench_pts) p

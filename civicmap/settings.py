@@ -138,6 +138,9 @@ CSP_IMG_EXTRA = _list("CSP_IMG_EXTRA", "")
 # Database: psycopg's connection pool (DATABASE_POOL) and an optional read replica.
 DATABASE_POOL = _bool("DATABASE_POOL", True)
 DATABASE_REPLICA_URL = _str("DATABASE_REPLICA_URL", "")
+# A few hot fixed queries (the duplicate check) run as server-side prepared statements
+# (core.prepared); 0 for a pooler that cannot keep them (pgbouncer in transaction mode).
+DATABASE_PREPARED = _bool("DATABASE_PREPARED", True)
 # Vector tiles are cached in Redis, shared by web and Celery processes; "" turns the cache off.
 TILE_CACHE_URL = _str("TILE_CACHE_URL", LIVE_REDIS_URL)
 # The default cache, where every rate limit counts: Redis shared by all web processes (falls

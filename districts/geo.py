@@ -23,7 +23,12 @@ def degrees_covering(*, point: Point, metres: float) -> float:
     is at least 110 km; a degree of longitude shrinks with the cosine of the latitude, plus a
     margin), since a too-small one would silently drop matches.
     """
-    return 1.5 * metres / (110_000 * max(math.cos(math.radians(point.y)), 0.01))
+    return degrees_covering_at(latitude=point.y, metres=metres)
+
+
+def degrees_covering_at(*, latitude: float, metres: float) -> float:
+    """`degrees_covering` for a point at `latitude` (without asking GEOS for it again)."""
+    return 1.5 * metres / (110_000 * max(math.cos(math.radians(latitude)), 0.01))
 
 
 class _DWithinMetres(Func):

@@ -13,7 +13,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
-from districts.geo import distance_to, within_metres
+from core.prepared import fetchall_prepared
+from districts.geo import degrees_covering_at, distance_to, within_metres
 from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
 
 
@@ -101,6 +102,41 @@ def reports_nearby_open(
         # report of the category.
         nearby = nearby.filter(category_id=Cast(Value(category.pk), BigIntegerField()))
     return nearby.select_related("category", "district")
+
+
+# The duplicate check as one fixed statement, prepared on the server (core.prepared): the same
+# rows in the same order as `reports_nearby_open(...).values_list("id")`, without planning it
+# again for every new report. The open statuses are written into the SQL, not bound: a generic
+# plan can use the partial index `report_open_category_location_gist` only when its predicate is
+# visible. Ties in distance go to the older report.
+_DUPLICATES_SQL = """
+SELECT r.id
+FROM reports_report r, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom) p
+WHERE r.status IN ({open})
+  AND r.category_id = %(category)s::bigint
+  AND ST_DWithin(r.location, p.geom, %(degrees)s)
+  AND ST_DWithin(r.location::geography, p.geom::geography, %(metres)s)
+ORDER BY ST_DistanceSpheroid(r.location, p.geom, 'SPHEROID["WGS 84",6378137,298.257223563]'),
+         r.id
+""".format(open=", ".join(f"'{status}'" for status in Report.OPEN_STATUSES))
+
+
+def report_duplicate_ids(*, point: Point, category: Category, meters: float = 30) -> list[int]:
+    """Ids of the open reports of `category` within `meters` of `point` (spheroid distance),
+    nearest first: the duplicate check on the create path, as `reports_nearby_open` answers it,
+    in a fraction of the time (benchmark B6)."""
+    lon, lat = point.coords
+    rows = fetchall_prepared(
+        _DUPLICATES_SQL,
+        {
+            "lon": float(lon),
+            "lat": float(lat),
+            "category": category.pk,
+            "degrees": degrees_covering_at(latitude=lat, metres=meters),
+            "metres": float(meters),
+        },
+    )
+    return [row[0] for row in rows]
 
 
 PUBLIC_MAP_CLEARED_DAYS = 30
@@ -280,7 +316,10 @@ def reports_nearby_public(
 ) -> QuerySet[Report]:
     """The public form of `reports_nearby_open`: published reports only, each with its distance
     to the public point (coarse for sensitive categories), nearest first."""
-    nearby_ids = reports_nearby_open(point=point, category=category, meters=meters).values("pk")
+    if category is not None:
+        nearby_ids = report_duplicate_ids(point=point, category=category, meters=meters)
+    else:
+        nearby_ids = reports_nearby_open(point=point, meters=meters).values("pk")
     return (
         report_list()
         .filter(pk__in=nearby_ids)

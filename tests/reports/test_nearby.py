@@ -8,7 +8,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 
 from reports.models import Category, Report
-from reports.selectors import reports_nearby_open
+from reports.selectors import report_duplicate_ids, reports_nearby_open
 from reports.services import report_create
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +85,50 @@ def test_the_query_can_use_the_partial_index_of_open_reports(scattered):
     index_cond = next(line for line in plan.splitlines() if "Index Cond" in line)
     assert "category_id = " in index_cond and "location &&" in index_cond, plan
     assert "BitmapAnd" not in plan, plan
+
+
+@pytest.mark.parametrize("code", ["litter", "graffiti"])
+def test_prepared_duplicate_check_answers_like_the_naive_distance_query(scattered, code):
+    category = Category.objects.get(code=code)
+    for point in (CENTRE, _offset(30, -20), _offset(-60, 45), _offset(400, 0)):
+        assert report_duplicate_ids(point=point, category=category, meters=50) == _naive(
+            point, category, 50
+        )
+
+
+def test_duplicate_check_without_prepared_statements_answers_the_same(scattered, settings):
+    category = Category.objects.get(code="litter")
+    prepared = report_duplicate_ids(point=CENTRE, category=category, meters=50)
+    settings.DATABASE_PREPARED = False
+    assert report_duplicate_ids(point=CENTRE, category=category, meters=50) == prepared
+    assert prepared
+
+
+def _prepared_on_this_connection() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%ST_DistanceSpheroid%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_duplicate_check_survives_pooled_connections_and_failed_transactions(
+    scattered,
+):
+    """With DATABASE_POOL Django hands a pooled psycopg connection back after each request;
+    the statement psycopg prepared on it stays usable, also after a rolled-back error."""
+    from django.db import DatabaseError, transaction
+
+    category = Category.objects.get(code="graffiti")
+    expected = _naive(CENTRE, category, 50)
+    for _ in range(3):
+        assert report_duplicate_ids(point=CENTRE, category=category, meters=50) == expected
+        assert _prepared_on_this_connection() == 1
+        connection.close()  # back to the pool (or closed without one)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        report_duplicate_ids(point=CENTRE, category=category, meters=50)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+    assert report_duplicate_ids(point=CENTRE, category=category, meters=50) == expected
