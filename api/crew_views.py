@@ -37,7 +37,7 @@ from api.crew_serializers import (
     PlanProgressSerializer,
     PlanSerializer,
 )
-from core.idempotency import scoped_key
+from core.idempotency import idempotency_for
 from crews import actions
 from crews.day_plans import day_plan_request
 from crews.models import DayPlan
@@ -170,7 +170,8 @@ class _CrewActionApi(CrewApi):
             user=request.user,
             report=report,
             expected_version=data["expected_version"],
-            idempotency_key=scoped_key(request, request.headers.get("Idempotency-Key")),
+            # A resend replays the first answer; the same key with another body is a 422.
+            **idempotency_for(request, request.headers.get("Idempotency-Key")),
             note=data.get("note", ""),
             data=data,
             duplicate_of=duplicate_of,

@@ -90,7 +90,8 @@ def idempotency_for(
     namespace: str = "",
     api_client_id: int | None = None,
 ) -> dict:
-    """Keyword arguments for `report_create`: the scoped key and the request's fingerprint."""
+    """Keyword arguments for `report_create` and the crew actions: the scoped key and the
+    request's fingerprint."""
     key = key_checked(raw)
     if key is None:
         return {"idempotency_key": None}
@@ -99,9 +100,3 @@ def idempotency_for(
         "idempotency_key": f"{namespace}{client}:{key}",
         "idempotency_fingerprint": request_fingerprint(request),
     }
-
-
-def scoped_key(request: HttpRequest, raw: str | None) -> str | None:
-    """Just the client-scoped key (crew actions: their replay is bound to the ticket)."""
-    key = key_checked(raw)
-    return None if key is None else f"{client_ident(request)}:{key}"

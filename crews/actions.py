@@ -23,6 +23,7 @@ from crews.models import Assignment
 from crews.queue import duplicate_candidates
 from districts.geo import metres_between, within_metres
 from reports import wording
+from reports.idempotency import IdempotencyKeyReused
 from reports.models import IdempotencyKey, Report, ReportFlag, ReportPhoto
 from reports.services import (
     ALLOWED,
@@ -52,6 +53,8 @@ UNKNOWN_ACTION = _("Unknown action '{action}'. Choose one of: start, close, reje
 CLOSE_NEEDS_PHOTO = REPORT_CLOSE_NEEDS_PHOTO  # the rule is report_transition's
 REJECT_REASON_UNKNOWN = _("Choose a reason: not found, not our responsibility or private ground.")
 DUPLICATE_NOT_NEARBY = _("Pick an open ticket within {meters} m of this one.")
+# Stored with the first answer (not replayed): what the request carried.
+_FINGERPRINT = "request_fingerprint"
 KEY_USED_FOR_OTHER_TICKET = _("This idempotency key was already used for ticket #{id}.")
 
 AFTER_PHOTO_MAX_METERS = 100
@@ -92,14 +95,21 @@ def _response(report: Report, action: str) -> dict:
     }
 
 
-def _replay(*, key: str, report: Report) -> ActionResult | None:
+def _replay(*, key: str, report: Report, action: str, fingerprint: str) -> ActionResult | None:
+    """The first answer to this key, or None. A key used for another ticket is a broken rule;
+    on this ticket for another action or another body (reason, note, photo) it is refused like
+    a reused submission key (IdempotencyKeyReused, 422), never answered with the first one."""
     earlier = IdempotencyKey.objects.filter(scope=SCOPE, key=key).first()
     if earlier is None:
         return None
     if earlier.report_id != report.pk:
         raise ValidationError(KEY_USED_FOR_OTHER_TICKET.format(id=earlier.report_id))
+    answer = dict(earlier.response)
+    stored = answer.pop(_FINGERPRINT, None)
+    if answer.get("action") != action or (stored is not None and stored != fingerprint):
+        raise IdempotencyKeyReused()
     report.refresh_from_db()
-    return ActionResult(report=report, response=earlier.response, replayed=True)
+    return ActionResult(report=report, response=answer, replayed=True)
 
 
 def _act(
@@ -108,14 +118,16 @@ def _act(
     report: Report,
     action: str,
     idempotency_key: str | None,
+    fingerprint: str,
     apply: Callable[[], Report],
 ) -> ActionResult:
     """What every crew operation shares: only the crew's members, a repeated idempotency key
     replays the first answer, and the change and its key are one transaction."""
     if not member_may_act(user=user, report=report):
         raise PermissionDenied(NOT_YOUR_TICKET)
+    replay_of = {"report": report, "action": action, "fingerprint": fingerprint}
     if idempotency_key:
-        replay = _replay(key=idempotency_key, report=report)
+        replay = _replay(key=idempotency_key, **replay_of)
         if replay is not None:
             return replay
     try:
@@ -124,12 +136,15 @@ def _act(
             response = _response(current, action)
             if idempotency_key:
                 IdempotencyKey.objects.create(
-                    scope=SCOPE, key=idempotency_key, report=current, response=response
+                    scope=SCOPE,
+                    key=idempotency_key,
+                    report=current,
+                    response={**response, _FINGERPRINT: fingerprint},
                 )
     except (IntegrityError, ReportChangedMeanwhile):
         # A resend raced the first attempt: the first one holds the key, answer with it.
         if idempotency_key:
-            replay = _replay(key=idempotency_key, report=report)
+            replay = _replay(key=idempotency_key, **replay_of)
             if replay is not None:
                 return replay
         raise
@@ -148,6 +163,7 @@ def ticket_start(
     report: Report,
     expected_version: int | None,
     idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
     note: str = "",
 ) -> ActionResult:
     def apply() -> Report:
@@ -160,7 +176,12 @@ def ticket_start(
         )
 
     return _act(
-        user=user, report=report, action=START, idempotency_key=idempotency_key, apply=apply
+        user=user,
+        report=report,
+        action=START,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency_fingerprint,
+        apply=apply,
     )
 
 
@@ -171,6 +192,7 @@ def ticket_close(
     expected_version: int | None,
     photo,
     idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
     note: str = "",
 ) -> ActionResult:
     """Cleared, with an after-photo (checked for place and time, flagged when doubtful); the
@@ -190,7 +212,12 @@ def ticket_close(
         return current
 
     return _act(
-        user=user, report=report, action=CLOSE, idempotency_key=idempotency_key, apply=apply
+        user=user,
+        report=report,
+        action=CLOSE,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency_fingerprint,
+        apply=apply,
     )
 
 
@@ -201,6 +228,7 @@ def ticket_reject(
     expected_version: int | None,
     reason: str,
     idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
     note: str = "",
 ) -> ActionResult:
     """Rejected with a reason from REJECT_REASONS; the dispatchers get the crew's answer as a
@@ -231,7 +259,12 @@ def ticket_reject(
         return current
 
     return _act(
-        user=user, report=report, action=REJECT, idempotency_key=idempotency_key, apply=apply
+        user=user,
+        report=report,
+        action=REJECT,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency_fingerprint,
+        apply=apply,
     )
 
 
@@ -242,6 +275,7 @@ def ticket_mark_duplicate(
     expected_version: int | None,
     duplicate_of: Report | None,
     idempotency_key: str | None = None,
+    idempotency_fingerprint: str = "",
     note: str = "",
 ) -> ActionResult:
     """A duplicate of an open ticket within DUPLICATE_MAX_METERS."""
@@ -262,7 +296,12 @@ def ticket_mark_duplicate(
         )
 
     return _act(
-        user=user, report=report, action=DUPLICATE, idempotency_key=idempotency_key, apply=apply
+        user=user,
+        report=report,
+        action=DUPLICATE,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency_fingerprint,
+        apply=apply,
     )
 
 

@@ -21,10 +21,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from core.idempotency import scoped_key
+from core.idempotency import idempotency_for
 from crews import actions
 from crews.day_plans import day_plan_request, day_plan_rows
 from crews.queue import crew_queue, crew_ticket_get, duplicate_candidates, member_crews
+from reports.idempotency import IdempotencyKeyReused
 from reports.models import Report
 from reports.selectors import category_list
 from reports.services import ReportChangedMeanwhile
@@ -185,8 +186,9 @@ def _ticket_post(request: HttpRequest, pk: int) -> HttpResponse:
             "user": request.user,
             "report": report,
             "expected_version": expected_version,
-            "idempotency_key": scoped_key(request, request.POST.get("idempotency_key")),
             "note": request.POST.get("note", ""),
+            # A resend replays the first answer; the same key with another body is refused.
+            **idempotency_for(request, request.POST.get("idempotency_key")),
         }
         if action == actions.START:
             result = actions.ticket_start(**common)
@@ -206,6 +208,8 @@ def _ticket_post(request: HttpRequest, pk: int) -> HttpResponse:
         ) % {"status": exc.report.get_status_display()}
     except ValidationError as exc:
         status, error = 400, " ".join(exc.messages)
+    except IdempotencyKeyReused as exc:
+        status, error = 422, _(str(exc))
     else:
         messages.success(
             request,

@@ -158,6 +158,37 @@ def test_resend_with_the_same_idempotency_key_is_applied_once():
     assert ticket.events.filter(to_status=S.CLEARED).count() == 1
 
 
+def test_the_same_key_for_another_action_or_body_is_refused_not_replayed():
+    ticket = _ticket()
+    client = _client()
+    key = {"HTTP_IDEMPOTENCY_KEY": "tablet-8"}
+    first = {"expected_version": ticket.version}
+    started = client.post(f"/api/v1/crew/tickets/{ticket.pk}/start/", first, **key)
+    assert started.status_code == 200
+    version = started.json()["version"]
+    # Another action under the same key: refused, not answered with "started".
+    rejected = client.post(
+        f"/api/v1/crew/tickets/{ticket.pk}/reject/",
+        {"expected_version": version, "reason": "not_found"},
+        **key,
+    )
+    assert rejected.status_code == 422
+    assert rejected.json()["code"] == "idempotency_key_reused"
+    # The same action with another body (a note now): refused as well.
+    other_body = client.post(
+        f"/api/v1/crew/tickets/{ticket.pk}/start/",
+        {**first, "note": "anders"},
+        **key,
+    )
+    assert other_body.status_code == 422
+    ticket.refresh_from_db()
+    assert ticket.status == S.IN_PROGRESS and ticket.version == version
+    # The very same request again is still a replay.
+    again = client.post(f"/api/v1/crew/tickets/{ticket.pk}/start/", first, **key)
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert "request_fingerprint" not in again.json()
+
+
 def test_flag_for_a_far_away_after_photo_is_shown_with_the_ticket():
     from tests.conftest import gps_exif
 
@@ -219,6 +250,21 @@ def test_page_close_with_photo_and_the_stale_form_gets_a_conflict(client):
     )
     assert again.status_code == 409
     assert "changed meanwhile" in again.content.decode()
+
+
+def test_page_resend_with_the_key_for_another_action_is_refused(client):
+    ticket = _ticket()
+    client.force_login(User.objects.get(username="crew-nord"))
+    form = {"expected_version": ticket.version, "idempotency_key": "p3"}
+    assert (
+        client.post(f"/crew/tickets/{ticket.pk}/", {**form, "action": "start"}).status_code == 302
+    )
+    refused = client.post(
+        f"/crew/tickets/{ticket.pk}/", {**form, "action": "reject", "reason": "not_found"}
+    )
+    assert refused.status_code == 422
+    ticket.refresh_from_db()
+    assert ticket.status == S.IN_PROGRESS
 
 
 def test_queue_page_needs_a_crew_member(client):

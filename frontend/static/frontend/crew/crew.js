@@ -122,8 +122,17 @@
   }
 
   function send(item, versions) {
+    var version = item.sent_version ||
+      (item.chain && versions[item.ticket] ? versions[item.ticket] : item.expected_version);
+    if (item.sent_version === version) return post(item, version);
+    // Kept with the item: a resend after a lost answer carries the very same body, so the
+    // server replays its first answer (another body under the same key would be refused).
+    item.sent_version = version;
+    return put(item).then(function () { return post(item, version); });
+  }
+
+  function post(item, version) {
     var body = new FormData();
-    var version = item.chain && versions[item.ticket] ? versions[item.ticket] : item.expected_version;
     body.append("expected_version", version);
     if (item.note) body.append("note", item.note);
     if (item.reason) body.append("reason", item.reason);
