@@ -196,6 +196,10 @@ def _action_schema(summary: str, request_serializer):
             409: OpenApiResponse(
                 CrewConflictSerializer, description="changed meanwhile; `current` is the state"
             ),
+            422: OpenApiResponse(
+                description="the Idempotency-Key was used for another action or body on this "
+                "ticket (`code`: idempotency_key_reused)"
+            ),
         },
     )
 
