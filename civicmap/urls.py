@@ -4,7 +4,13 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from frontend.views_password import PasswordChange, admin_password_change
+
 urlpatterns = [
+    # Both password changes check the old password like a login (throttled); before the
+    # admin's and auth's own routes of the same paths.
+    path("admin/password_change/", admin.site.admin_view(admin_password_change)),
+    path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

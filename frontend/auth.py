@@ -2,7 +2,8 @@
 client is told.
 
 Every login surface (the login page, the dispatchers' sign-in, the admin, the crew token API)
-goes through `django.contrib.auth.authenticate`, so one backend guards them all. A lock is per
+and the old password of a password change go through `django.contrib.auth.authenticate`, so
+one backend guards them all. A lock is per
 user name and per client address (`AXES_LOCKOUT_PARAMETERS`); staff unlock in the admin
 (Axes › access attempts) or with `manage.py axes_reset_username`.
 """
@@ -12,6 +13,9 @@ from datetime import timedelta
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -84,3 +88,25 @@ def login_username(request: HttpRequest, credentials: dict | None = None) -> str
     an overlong one is recorded instead of failing the attempt's log (a 500)."""
     source = credentials if credentials else getattr(request, "POST", {})
     return str(source.get("username", "") or "")[:150]
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with the old password checked like a login: a session that
+    guesses it is counted and locked out by the same rule (`user_login_failed`, axes)."""
+
+    required_css_class = "required"  # as the admin's form marks its fields
+
+    def __init__(self, user, *args, request: HttpRequest | None = None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(
+            self.request, username=self.user.get_username(), password=old_password
+        )
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

@@ -164,3 +164,50 @@ def test_http_basic_is_not_an_api_login(victim):
         assert refused.status_code in (401, 403)
         assert refused["Content-Type"].startswith("application/json")
         assert "detail" in refused.json()
+
+
+@pytest.mark.parametrize("url", ["/accounts/password_change/", "/admin/password_change/"])
+def test_guessing_the_old_password_of_a_password_change_is_locked_like_a_login(
+    victim, settings, url
+):
+    """A stolen session cannot try old passwords without limit to take the account over."""
+    client = Client()
+    client.force_login(victim)
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="old_password"' in page.content.decode()
+
+    def change(old: str):
+        return client.post(
+            url,
+            {
+                "old_password": old,
+                "new_password1": "new-horse-1234",
+                "new_password2": "new-horse-1234",
+            },
+        )
+
+    wrong = change("not-the-password")
+    assert wrong.status_code == 200  # the form again, with its error
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        change("not-the-password")
+    locked = change(PASSWORD)  # even the right one, while locked
+    assert locked.status_code == 429
+    victim.refresh_from_db()
+    assert victim.check_password(PASSWORD)  # unchanged
+    assert AccessAttempt.objects.filter(username="victim").exists()
+
+
+def test_the_right_old_password_changes_it(victim):
+    client = Client()
+    client.force_login(victim)
+    done = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "new-horse-1234",
+            "new_password2": "new-horse-1234",
+        },
+    )
+    assert done.status_code == 302
+    victim.refresh_from_db()
+    assert victim.check_password("new-horse-1234")
