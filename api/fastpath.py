@@ -65,7 +65,9 @@ class MapReads:
             path = scope["path"]
             if path == PAGE_PATH:
                 query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                if {k for k, _ in query} <= PAGE_FILTERS:
+                # A NUL goes to Django, whose guard answers it with a readable 400 (core.errors).
+                nul = any("\x00" in k or "\x00" in v for k, v in query)
+                if {k for k, _ in query} <= PAGE_FILTERS and not nul:
                     return await self._reports(scope, send, query)
             elif match := FEATURE_PATH.match(path):
                 return await self._feature(scope, send, int(match.group(1)))

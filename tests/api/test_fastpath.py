@@ -211,6 +211,16 @@ def test_everything_else_goes_to_django(committed_reports):
     )
 
 
+def test_a_nul_in_any_filter_goes_to_djangos_guard(committed_reports):
+    """PostgreSQL text holds no NUL: Django's guard answers it with a readable 400
+    (tests/hostile); the fast path must never send one to the database itself."""
+    for query in ["category=%00", "status=new%00", "bbox=13.7,51.0,13.8,51.1%00", "limit=%002"]:
+        status, _, body, fallback = _call("/api/v1/map/reports.geojson", query)
+        assert (status, body, fallback.paths) == (418, b"django", ["/api/v1/map/reports.geojson"])
+    nul = Client().get("/api/v1/map/reports.geojson", {"category": "litter\x00"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+
+
 @pytest.fixture
 def redis_tile_cache(settings):
     from django.core.cache import caches
