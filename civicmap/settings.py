@@ -73,6 +73,14 @@ DATA_ATTRIBUTION = _str(
 )
 EMAIL_BACKEND = _str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = _str("DEFAULT_FROM_EMAIL", "civicmap <noreply@civicmap.local>")
+# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend: the mail server to send through.
+EMAIL_HOST = _str("EMAIL_HOST", "localhost")
+EMAIL_PORT = _int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 30)  # seconds; a hung server must not hold a worker
 SITE_URL = _str("SITE_URL", "http://127.0.0.1:8000")
 PHOTO_MAX_BYTES = _int("PHOTO_MAX_BYTES", 20 * 1024 * 1024)
 PHOTO_MAX_PIXELS = _int("PHOTO_MAX_PIXELS", 50_000_000)
