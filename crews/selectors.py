@@ -120,6 +120,13 @@ DEADLINE_STATE_SQL = f"""
 NEW_TICKET_WINDOW = timedelta(hours=24)
 
 
+OPEN_OR_FLAGGED_SQL = """
+    r.status = ANY(%(open)s)
+    OR EXISTS (SELECT 1 FROM reports_reportflag f
+               WHERE f.report_id = r.id AND f.resolved_at IS NULL)
+"""
+
+
 def open_tickets_geojson(
     *, now: datetime, language: str = "de", report_id: int | None = None
 ) -> dict:
@@ -132,7 +139,16 @@ def open_tickets_geojson(
     `closed`: the dispatcher still has to decide. `flags` are the kinds of its open flags and
     `new` says it was received within NEW_TICKET_WINDOW and no dispatcher marked it seen."""
     name = "name_en" if language.startswith("en") else "name_de"
-    only = " AND r.id = %(report_id)s" if report_id is not None else ""
+    if report_id is not None:
+        which = f"r.id = %(report_id)s AND ({OPEN_OR_FLAGGED_SQL})"
+    else:
+        # Both arms indexable (status; ids of the open flags, fetched first as an array), so
+        # the database ORs two index lookups instead of testing every report ever received:
+        # the cost follows the open tickets, not the history kept (bench B10).
+        which = (
+            "(r.status = ANY(%(open)s) OR r.id = ANY(ARRAY(SELECT f.report_id"
+            " FROM reports_reportflag f WHERE f.resolved_at IS NULL)))"
+        )
     sql = f"""
         WITH t AS (
             SELECT r.id, r.location, r.status, r.priority, r.created_at, r.description,
@@ -156,9 +172,7 @@ def open_tickets_geojson(
             LEFT JOIN districts_district d ON d.id = r.district_id
             LEFT JOIN crews_assignment a ON a.report_id = r.id AND a.active
             LEFT JOIN crews_crew cr ON cr.id = a.crew_id
-            WHERE (r.status = ANY(%(open)s)
-                   OR EXISTS (SELECT 1 FROM reports_reportflag f
-                               WHERE f.report_id = r.id AND f.resolved_at IS NULL)){only}
+            WHERE {which}
         )
         SELECT json_build_object(
             'type', 'FeatureCollection',
