@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib.gis.geos import Point
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -31,11 +33,12 @@ from core.abuse import (
     honeypot_filled,
 )
 from core.idempotency import idempotency_for
+from core.pagination import CountedPaginator
 from crews.models import Assignment
 from crews.selectors import route_compute
 from crews.services import report_submit
 from districts.selectors import district_list, place_for_point
-from reports.selectors import category_list, report_list
+from reports.selectors import category_list, report_list, reports_count
 from reports.services import (
     category_by_code,
     location_check,
@@ -55,10 +58,21 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+# Query parameters that page, not filter: with only these, the list is every published report.
+PAGING_PARAMETERS = {"page", "page_size", "format"}
+
+
 class ReportPagination(GeoJsonPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if set(request.query_params) <= PAGING_PARAMETERS:
+            # Unfiltered: the total from the kept counts (exact), not count(*) over every
+            # report ever kept on each page.
+            self.django_paginator_class = partial(CountedPaginator, count=reports_count)
+        return super().paginate_queryset(queryset, request, view)
 
 
 def _with_crew(reports):

@@ -5,7 +5,6 @@ Views only translate HTTP: they call selectors and hand plain values to template
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from core.pagination import CountedPaginator
 from frontend.maps import STATUS_COLOURS, public_map, tile_url_template
 from frontend.views_events import WHEN_CHOICES, event_windows_config
 from reports.models import Report
@@ -23,6 +23,7 @@ from reports.selectors import (
     PUBLIC_MAP_CLEARED_DAYS,
     category_list,
     reports_public_map,
+    reports_public_map_count,
     reports_public_map_rows,
 )
 
@@ -46,7 +47,11 @@ def _legend() -> list[dict]:
 def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     reports = reports_public_map(now=now).order_by("-created_at", "-id")
-    page = Paginator(reports, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The total from the kept counts: counting every shown report per page view grows with them.
+    total = CountedPaginator(
+        reports, LIST_PAGE_SIZE, count=lambda: reports_public_map_count(now=now)
+    )
+    page = total.get_page(request.GET.get("page"))
     fmap = public_map(
         data_url=reverse("frontend:map-reports"),
         districts_url=reverse("api:map-districts-geojson"),

@@ -159,7 +159,16 @@ class Report(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "due_at"], name="report_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="report_status_due_idx"),
+            # The public map's "cleared in the last days" (`reports_public_map`): a range of
+            # recent closings, not every cleared report ever kept.
+            models.Index(
+                fields=["closed_at"],
+                name="report_public_cleared_idx",
+                condition=models.Q(moderation="published", status="cleared"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.category_id and self.category.code} ({self.status})"
@@ -198,6 +207,27 @@ class Report(models.Model):
                 point=self.location, grid_m=self.category.public_grid_m if self.category_id else 0
             )
         super().save(*args, **kwargs)
+
+
+class ReportCount(models.Model):
+    """How many reports there are per status and moderation state.
+
+    Kept by statement triggers on `reports_report` (migration 0010) in the same transaction as
+    every insert, update, delete and truncate, whatever wrote the rows (a service, a
+    `QuerySet.update`, a bulk load), so "how many published reports" reads a few rows instead of
+    counting millions. Read it through `reports.selectors.reports_count`."""
+
+    status = models.CharField(max_length=20)
+    moderation = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["status", "moderation"], name="reportcount_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status}/{self.moderation}: {self.count}"
 
 
 class ReportPhoto(models.Model):
@@ -362,6 +392,7 @@ __all__ = [
     "OutboxItem",
     "Report",
     "ReportConfirmation",
+    "ReportCount",
     "ReportEvent",
     "ReportFlag",
     "ReportPhoto",

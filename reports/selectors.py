@@ -15,7 +15,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from core.prepared import fetchall_prepared
 from districts.geo import degrees_covering_at, distance_to, within_metres
-from reports.models import Category, Report, ReportEvent, ReportFlag, ReportPhoto
+from reports.models import Category, Report, ReportCount, ReportEvent, ReportFlag, ReportPhoto
 
 
 def category_list(*, active_only: bool = True) -> QuerySet[Category]:
@@ -148,6 +148,31 @@ def reports_public_map(*, now: datetime, cleared_days: int = PUBLIC_MAP_CLEARED_
     return report_list().filter(
         Q(status__in=Report.OPEN_STATUSES) | Q(status=Report.Status.CLEARED, closed_at__gte=since)
     )
+
+
+def reports_count(
+    *, statuses: list[str] | None = None, moderation: str = Report.Moderation.PUBLISHED
+) -> int:
+    """How many reports have one of `statuses` (any status by default) and the `moderation`
+    state (published by default), exactly, from the counts the database keeps
+    (`ReportCount`): a few rows read however many reports are kept."""
+    counts = ReportCount.objects.filter(moderation=moderation)
+    if statuses is not None:
+        counts = counts.filter(status__in=[str(s) for s in statuses])
+    return sum(counts.values_list("count", flat=True))
+
+
+def reports_public_map_count(*, now: datetime, cleared_days: int = PUBLIC_MAP_CLEARED_DAYS) -> int:
+    """`reports_public_map(now=now).count()`, exactly, without counting the open reports one by
+    one: the open ones from the kept counts, the recently cleared ones from their partial index
+    (`report_public_cleared_idx`), a range of the last days however long the history is."""
+    since = now - timedelta(days=cleared_days)
+    cleared = (
+        Report.objects.published()
+        .filter(status=Report.Status.CLEARED, closed_at__gte=since)
+        .count()
+    )
+    return reports_count(statuses=list(Report.OPEN_STATUSES)) + cleared
 
 
 def reports_public_map_rows(*, now: datetime, limit: int = 5000) -> list[dict]:
