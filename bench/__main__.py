@@ -12,7 +12,8 @@ import traceback
 from datetime import UTC, datetime
 
 BENCH_DATABASE_URL = "postgis://civicmap:civicmap@127.0.0.1:5432/civicmap_bench"
-WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4", "MEM", "PLAN"]
+# B10 last: it grows the database to ten times the seeded scale.
+WORKLOADS = ["B1", "B2", "B5", "B6", "B8", "B9", "B7", "B3", "B4", "MEM", "PLAN", "B10"]
 
 
 def _args(argv: list[str]) -> argparse.Namespace:

@@ -12,6 +12,7 @@ MODULES = {
     "B7": "b7_search",
     "B8": "b8_photos",
     "B9": "b9_http",
+    "B10": "b10_growth",
     "MEM": "mem_soak",
     "PLAN": "plan_bounded",
 }
