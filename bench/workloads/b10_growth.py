@@ -4,7 +4,7 @@ figure (index-bound, not scan-bound).
 
 The requests, each as the app makes it: a cold report tile (no tile cache: the `ST_AsMVT`
 query, in process as in B2) at z12, z14 and z16 over the centre; a district lookup
-(`district_for_point`, the create path); a duplicate check (`reports_nearby_open`, 50 m, same
+(`district_for_point`, the create path); a duplicate check (`report_duplicate_ids`, 50 m, same
 category); the event search (first page, common and rare terms as in B7); the report list
 page (`/api/v1/reports/`, first page); the dispatcher's open tickets (`/api/v1/dispatch/
 tickets/`, logged in) and its live feature (`open_ticket_feature`, what the stream sends per
@@ -55,7 +55,7 @@ from events import selectors as event_selectors
 from events.selectors import event_search
 from reports.layers import report_tile
 from reports.models import Category, Report
-from reports.selectors import reports_nearby_open
+from reports.selectors import report_duplicate_ids
 from reports.tilecache import tile_for_point
 
 logger = logging.getLogger("bench")
@@ -136,10 +136,8 @@ def _requests(config: dict) -> list[tuple[str, callable]]:
 
     def duplicates():
         lon, lat, category = nxt(sample)
-        return list(
-            reports_nearby_open(
-                point=Point(lon, lat, srid=4326), category=categories[category], meters=50
-            ).values_list("id", flat=True)
+        return report_duplicate_ids(
+            point=Point(lon, lat, srid=4326), category=categories[category], meters=50
         )
 
     def search(terms):
