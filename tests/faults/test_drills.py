@@ -463,10 +463,15 @@ def test_postgres_restarted_mid_submission(web_on_private_postgres):
     statuses: dict[int, int] = {}
     for _, status, _, _ in answers:
         statuses[status] = statuses.get(status, 0) + 1
-    errors = [(s, b, h) for _, s, b, h in answers if s not in (200, 201)]
-    assert 500 not in statuses, errors
-    for status, body, headers in errors:
-        assert status == 503 and "detail" in body and headers.get("retry-after"), (status, body)
+    errors = [(k, s, b, h) for k, s, b, h in answers if s not in (200, 201)]
+
+    def story(key: str) -> list:
+        """What this key's submission got, try after try (for a failure's message)."""
+        return [(s, b.get("id") or b.get("detail") or b) for k, s, b, _ in answers if k == key]
+
+    assert 500 not in statuses, [story(k) for k, *_ in errors]
+    for key, status, body, headers in errors:
+        assert status == 503 and "detail" in body and headers.get("retry-after"), story(key)
     assert len(acknowledged) == clients * per_client
 
     with psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=civicmap dbname=drill") as conn:
