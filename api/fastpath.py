@@ -10,12 +10,19 @@ same SQL, the same bytes, the same ETag/Last-Modified/Cache-Control and the same
 headers; every other request (and every request it does not recognise) goes to Django
 unchanged. `MAP_FAST_PATH=0` switches it off.
 
+The reports vector tiles (unfiltered, or the public map's selection) are answered here too: from
+the tile cache when it holds them, else built by the same query as Django's
+(`reports.layers.report_tile_sql`) on a pool of its own whose sessions run tile queries as
+`core.mvt` wants them (no JIT, no parallel workers), then cached for the next request. With the
+tile cache off (TILE_CACHE_URL="") every tile is built here.
+
 The equivalence with the Django views is a test (tests/api/test_fastpath.py); the speed is
-benchmarks B1 (the layer) and B9 (pages and popups over HTTP).
+benchmarks B1 (the layer), B9 (pages and popups over HTTP) and B2 (tiles, cached and not).
 """
 
 import asyncio
 import contextlib
+import logging
 import re
 from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode
@@ -27,6 +34,9 @@ from django.core.cache.backends.redis import RedisSerializer
 from psycopg_pool import AsyncConnectionPool
 
 from api import geo_views, tiles
+from core.mvt import TILE_SETTINGS
+
+logger = logging.getLogger(__name__)
 
 PAGE_PATH = "/api/v1/map/reports.geojson"
 TILE_PATH = re.compile(r"^/api/v1/tiles/reports/(\d+)/(\d+)/(\d+)\.pbf$")
@@ -34,16 +44,17 @@ FEATURE_PATH = re.compile(r"^/api/v1/map/reports/(\d+)\.geojson$")
 PAGE_FILTERS = {"bbox", "status", "category", "limit", "before"}
 
 
-def _conninfo(alias: str) -> str:
+def _conninfo(alias: str, session: dict[str, str] | None = None) -> str:
     db = settings.DATABASES[alias]
+    # Django runs its connections in UTC: the timestamps in the GeoJSON must read the same.
+    options = {"TimeZone": "UTC", **(session or {})}
     parts = {
         "dbname": db["NAME"],
         "user": db.get("USER") or "",
         "password": db.get("PASSWORD") or "",
         "host": db.get("HOST") or "",
         "port": str(db.get("PORT") or ""),
-        # Django runs its connections in UTC: the timestamps in the GeoJSON must read the same.
-        "options": "-c TimeZone=UTC",
+        "options": " ".join(f"-c {name}={value}" for name, value in options.items()),
         "application_name": "civicmap-fastpath",
     }
     return " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
@@ -56,6 +67,7 @@ class MapReads:
     def __init__(self, fallback):
         self.fallback = fallback
         self.pool: AsyncConnectionPool | None = None
+        self.tile_pool: AsyncConnectionPool | None = None
         self._opening = asyncio.Lock()
         self.headers = _security_headers()
         self.tile_cache = _tile_cache()
@@ -71,20 +83,21 @@ class MapReads:
                     return await self._reports(scope, send, query)
             elif match := FEATURE_PATH.match(path):
                 return await self._feature(scope, send, int(match.group(1)))
-            elif (match := TILE_PATH.match(path)) and self.tile_cache is not None:
+            elif match := TILE_PATH.match(path):
                 query = scope["query_string"]
-                if query in (b"", b"map=public") and await self._cached_tile(
+                if query in (b"", b"map=public") and await self._tile(
                     scope, send, *map(int, match.groups()), public_map=bool(query)
                 ):
                     return None
         return await self.fallback(scope, receive, send)
 
-    async def _pool(self) -> AsyncConnectionPool:
-        if self.pool is None:
+    async def _pool(self, *, for_tiles: bool = False) -> AsyncConnectionPool:
+        name = "tile_pool" if for_tiles else "pool"
+        if getattr(self, name) is None:
             async with self._opening:
-                if self.pool is None:
+                if getattr(self, name) is None:
                     pool = AsyncConnectionPool(
-                        _conninfo(tiles.read_alias()),
+                        _conninfo(tiles.read_alias(), TILE_SETTINGS if for_tiles else None),
                         kwargs={"autocommit": True},
                         min_size=1,
                         max_size=settings.MAP_FAST_PATH_POOL_SIZE,
@@ -92,8 +105,14 @@ class MapReads:
                         timeout=10,
                     )
                     await pool.open()
-                    self.pool = pool
-        return self.pool
+                    setattr(self, name, pool)
+        return getattr(self, name)
+
+    async def close(self) -> None:
+        for pool in (self.pool, self.tile_pool):
+            if pool is not None:
+                await pool.close()
+        self.pool = self.tile_pool = None
 
     async def _fetch(self, sql: str, params: list, *, all_rows: bool):
         pool = await self._pool()
@@ -158,19 +177,34 @@ class MapReads:
                     head, separator = b"", b","
             await send({"type": "http.response.body", "body": head + b"]}"})
 
-    async def _cached_tile(self, scope, send, z: int, x: int, y: int, *, public_map: bool) -> bool:
-        """A reports tile from the tile cache (what `api.tiles.report_tile_cached` put there),
-        answered as the Django view would; False on a miss: Django then builds and caches it."""
+    async def _tile(self, scope, send, z: int, x: int, y: int, *, public_map: bool) -> bool:
+        """A reports tile as the Django view answers it: from the tile cache (what
+        `api.tiles.report_tile_cached` or this handler put there), else built by the database
+        and cached; False (Django answers) for a tile outside the grid."""
         if not tiles.tile_valid(z, x, y):
             return False
-        key = tiles.cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
-        try:
-            raw = await self.tile_cache.get(caches["tiles"].make_and_validate_key(key))
-        except Exception:  # the cache is down: Django builds the tile uncached
-            return False
-        if raw is None:
-            return False
-        body, etag = RedisSerializer().loads(raw)
+        entry = None
+        if self.tile_cache is not None:
+            key = caches["tiles"].make_and_validate_key(
+                tiles.cached_report_tile_key(z=z, x=x, y=y, public_map=public_map)
+            )
+            try:
+                raw = await self.tile_cache.get(key)
+            except Exception as error:  # the cache is down: build the tile uncached
+                logger.warning("tile cache unreachable (fast path read): %s", error)
+                key = raw = None
+            if raw is not None:
+                entry = RedisSerializer().loads(raw)
+        if entry is None:
+            sql, params = tiles.report_tile_sql(z=z, x=x, y=y, public_map=public_map)
+            pool = await self._pool(for_tiles=True)
+            async with pool.connection() as connection:
+                row = await (await connection.execute(sql, params)).fetchone()
+            body = bytes(row[0]) if row and row[0] is not None else b""
+            entry = (body, tiles.tile_etag(body))
+            if self.tile_cache is not None and key is not None:
+                await self._cache_set(key, entry)
+        body, etag = entry
         headers = [
             *self.headers,
             (b"etag", etag.encode()),
@@ -183,6 +217,16 @@ class MapReads:
             headers.append((b"content-type", tiles.MVT_CONTENT_TYPE.encode()))
             await _respond(scope, send, 200 if body else 204, headers, body)
         return True
+
+    async def _cache_set(self, key: str, entry: tuple[bytes, str]) -> None:
+        """Cache a built tile as Django's `caches["tiles"].set` would; a failure is logged,
+        never raised into the request."""
+        try:
+            await self.tile_cache.set(
+                key, RedisSerializer().dumps(entry), ex=caches["tiles"].default_timeout
+            )
+        except Exception as error:
+            logger.warning("tile cache unreachable (fast path write): %s", error)
 
     async def _feature(self, scope, send, pk: int):
         sql, params = geo_views.report_feature_sql(pk)

@@ -17,7 +17,7 @@ from core import db_router
 from core.mvt import BUFFER, EXTENT  # noqa: F401  (re-exported)
 from crews.layers import ticket_tile  # noqa: F401  (re-exported: each app builds its layer)
 from events.layers import event_tile  # noqa: F401
-from reports.layers import TILE_CLUSTER_BELOW_ZOOM, report_tile  # noqa: F401
+from reports.layers import TILE_CLUSTER_BELOW_ZOOM, report_tile, report_tile_sql  # noqa: F401
 from reports.tilecache import (  # noqa: F401  (re-exported: the faces' tile vocabulary)
     CACHED_REPORT_LAYERS,
     MAX_ZOOM,

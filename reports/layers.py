@@ -15,7 +15,7 @@ from django.contrib.gis.geos import Polygon
 from django.db import connections
 
 from core.db_router import read_alias
-from core.mvt import BUFFER, EXTENT, mvt_fetch
+from core.mvt import EXTENT, TILE_BITS, mvt_fetch, tile_key_range
 from reports.models import Report
 
 COORDINATE_DIGITS = 6  # 0.1 m: more than any phone's GPS knows
@@ -134,58 +134,57 @@ def layer_version(**filters) -> tuple[int, datetime | None]:
 # Reports are drawn at `public_location` (the exact point, or the centre of the category's privacy
 # grid cell), never at the private `location`. Below TILE_CLUSTER_BELOW_ZOOM the points of a tile
 # are merged per grid cell (one feature with a `count`), so a city-centre tile at z12 stays small
-# and fast however many reports there are.
+# however many reports there are.
+#
+# Both queries read the tile's rows as one range of `tile_key` from the covering index
+# `report_tile_key_published` alone (core.mvt): no heap page, no ST_Transform or ST_AsMVTGeom per
+# report. A point's place in the tile, and its merge cell, are shifts of its zoom-31 grid position
+# (`tile_x`, `tile_y`); at every zoom a point belongs to exactly the tile `tile_for_point` names,
+# the one a change invalidates.
 
 # Below this zoom, points are merged per cell of CLUSTER_CELL_PX tile pixels (of 256).
 TILE_CLUSTER_BELOW_ZOOM = getattr(settings, "TILE_CLUSTER_BELOW_ZOOM", 14)
 CLUSTER_CELL_PX = 8
+CLUSTER_CELLS = 256 // CLUSTER_CELL_PX  # per tile side
+_CELL_BITS = CLUSTER_CELLS.bit_length() - 1
 
 _REPORT_POINTS = """
-WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc),
-box AS (SELECT merc, ST_Transform(merc, 4326) AS geo FROM bounds),
-mvtgeom AS (
-    SELECT ST_AsMVTGeom(ST_Transform(r.public_location, 3857), box.merc, {extent}, {buffer}, true)
-               AS geom,
+SELECT ST_AsMVT(q.*, 'reports', {extent}, 'geom', 'id')
+FROM (
+    SELECT ST_MakePoint(((r.tile_x - %(x0)s::bigint) * {extent}) >> %(shift)s,
+                        ((r.tile_y - %(y0)s::bigint) * {extent}) >> %(shift)s) AS geom,
            r.id, c.code AS category, r.status, 1 AS count
     FROM reports_report r
-    JOIN reports_category c ON c.id = r.category_id, box
-    WHERE r.public_location && box.geo {where}
-)
-SELECT ST_AsMVT(mvtgeom.*, 'reports', {extent}, 'geom', 'id') FROM mvtgeom
+    JOIN reports_category c ON c.id = r.category_id
+    WHERE r.tile_key BETWEEN %(first)s AND %(last)s {where}
+) q
 """
 
 # Merged points: one feature per cell of the tile grid with the number of reports in it, the
-# cell's first report id and the most common status among them. The cell of a point comes from
-# plain arithmetic on its longitude/latitude (spherical Mercator), not from ST_Transform and
-# ST_AsMVTGeom per point: a city-centre z12 tile holds tens of thousands of reports.
-_REPORT_CELLS = """
-WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc),
-box AS (
-    SELECT ST_XMin(merc) AS x0, ST_YMax(merc) AS y1, ST_XMax(merc) - ST_XMin(merc) AS size,
-           ST_Transform(merc, 4326) AS geo
-    FROM bounds
-),
-pts AS (
-    SELECT r.id, r.status,
-           floor((radians(ST_X(r.public_location)) * 6378137.0 - box.x0)
-                 / box.size * %(cells)s) AS cx,
-           floor((box.y1 - ln(tan(pi() / 4 + radians(ST_Y(r.public_location)) / 2)) * 6378137.0)
-                 / box.size * %(cells)s) AS cy
-    FROM reports_report r, box
-    WHERE r.public_location && box.geo {where}
-),
-cells AS (
-    SELECT cx, cy, min(id) AS id, count(*) AS count,
-           mode() WITHIN GROUP (ORDER BY status) AS status
-    FROM pts
-    WHERE cx BETWEEN 0 AND %(cells)s - 1 AND cy BETWEEN 0 AND %(cells)s - 1
-    GROUP BY cx, cy
+# cell's first report id and the most common status among them (ties: the first status in sort
+# order, as `mode() WITHIN GROUP (ORDER BY status)` would say; counting per status is a fraction
+# of the cost of sorting every cell).
+_STATUSES = sorted(str(status) for status in Report.Status)
+_STATUS_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE r.status = '{status}') AS n_{status}" for status in _STATUSES
 )
+_MOST = "GREATEST({})".format(", ".join(f"n_{status}" for status in _STATUSES))
+_MODE = "CASE {} END".format(
+    " ".join(f"WHEN n_{status} = {_MOST} THEN '{status}'" for status in _STATUSES)
+)
+_REPORT_CELLS = """
 SELECT ST_AsMVT(q.*, 'reports', {extent}, 'geom', 'id')
 FROM (
-    SELECT id, count, status,
-           ST_MakePoint((cx + 0.5) * %(cell)s, (cy + 0.5) * %(cell)s) AS geom
-    FROM cells
+    SELECT id, count, {mode} AS status,
+           ST_MakePoint((cx - %(cx0)s::bigint + 0.5::float8) * %(cell)s,
+                        (cy - %(cy0)s::bigint + 0.5::float8) * %(cell)s) AS geom
+    FROM (
+        SELECT r.tile_x >> %(cshift)s AS cx, r.tile_y >> %(cshift)s AS cy,
+               min(r.id) AS id, count(*) AS count, {counts}
+        FROM reports_report r
+        WHERE r.tile_key BETWEEN %(first)s AND %(last)s {where}
+        GROUP BY 1, 2
+    ) cells
 ) q
 """
 
@@ -215,6 +214,34 @@ def _report_filters(
     return where, params
 
 
+def report_tile_sql(
+    *,
+    z: int,
+    x: int,
+    y: int,
+    status: list[str] | None = None,
+    category: list[str] | None = None,
+    public_map: bool = False,
+) -> tuple[str, dict]:
+    """The query (and its parameters) of the reports layer of one tile: what `report_tile` runs
+    and the ASGI fast path (api/fastpath.py) runs on its own pool."""
+    where, params = _report_filters(status=status, category=category, public_map=public_map)
+    first, last = tile_key_range(z, x, y)
+    params.update(first=first, last=last)
+    if z < TILE_CLUSTER_BELOW_ZOOM:
+        sql = _REPORT_CELLS.format(extent=EXTENT, where=where, mode=_MODE, counts=_STATUS_COUNTS)
+        params.update(
+            cshift=TILE_BITS - z - _CELL_BITS,
+            cx0=x << _CELL_BITS,
+            cy0=y << _CELL_BITS,
+            cell=EXTENT / CLUSTER_CELLS,
+        )
+    else:
+        sql = _REPORT_POINTS.format(extent=EXTENT, where=where)
+        params.update(shift=TILE_BITS - z, x0=x << (TILE_BITS - z), y0=y << (TILE_BITS - z))
+    return sql, params
+
+
 def report_tile(
     *,
     z: int,
@@ -226,12 +253,6 @@ def report_tile(
 ) -> bytes:
     """The reports layer of one tile as MVT bytes (empty bytes when no report is in it).
     `public_map`: only what the public map shows (open, or cleared in the last days)."""
-    where, params = _report_filters(status=status, category=category, public_map=public_map)
-    params.update(z=z, x=x, y=y)
-    if z < TILE_CLUSTER_BELOW_ZOOM:
-        sql = _REPORT_CELLS.format(extent=EXTENT, where=where)
-        params["cells"] = 256 // CLUSTER_CELL_PX
-        params["cell"] = EXTENT / params["cells"]
-    else:
-        sql = _REPORT_POINTS.format(extent=EXTENT, buffer=BUFFER, where=where)
-    return mvt_fetch(sql, params)
+    return mvt_fetch(
+        *report_tile_sql(z=z, x=x, y=y, status=status, category=category, public_map=public_map)
+    )

@@ -19,6 +19,18 @@ def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _tile_grid(function: str, output_field: models.Field) -> models.GeneratedField:
+    """A column the database computes from `public_location` with one of the tile grid
+    functions of migration 0012."""
+    return models.GeneratedField(
+        expression=models.Func(
+            models.F("public_location"), function=function, output_field=output_field
+        ),
+        output_field=output_field,
+        db_persist=True,
+    )
+
+
 class Category(models.Model):
     class DeadlineUnit(models.TextChoices):
         WORKING_DAYS = "working_days", _("working days")
@@ -154,6 +166,11 @@ class Report(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Where the public point lies on the zoom-31 tile grid, and its Morton key: computed by the
+    # database (reports migration 0012), read by the vector tile queries (core.mvt).
+    tile_x = _tile_grid("civicmap_tile_x", models.IntegerField())
+    tile_y = _tile_grid("civicmap_tile_y", models.IntegerField())
+    tile_key = _tile_grid("civicmap_tile_key", models.BigIntegerField())
 
     objects = ReportQuerySet.as_manager()
 
@@ -167,6 +184,13 @@ class Report(models.Model):
                 fields=["closed_at"],
                 name="report_public_cleared_idx",
                 condition=models.Q(moderation="published", status="cleared"),
+            ),
+            # The reports tile layer reads every tile from this index alone (core.mvt).
+            models.Index(
+                fields=["tile_key"],
+                include=["id", "status", "category", "closed_at", "tile_x", "tile_y"],
+                condition=models.Q(moderation="published"),
+                name="report_tile_key_published",
             ),
         ]
 

@@ -72,8 +72,7 @@ def _call(path: str, query: str = "", headers: dict | None = None, method: str =
         try:
             await app(scope, receive, send)
         finally:
-            if app.pool is not None:
-                await app.pool.close()
+            await app.close()
 
     asyncio.run(go())
     start = messages[0]
@@ -241,34 +240,68 @@ def redis_tile_cache(settings):
     caches["tiles"].clear()
 
 
-@pytest.mark.django_db
-def test_cached_tiles_are_answered_from_redis_exactly_as_django_does(
-    redis_tile_cache, django_capture_on_commit_callbacks
+def test_tiles_are_built_and_cached_exactly_as_django_does(
+    committed_reports, redis_tile_cache, django_capture_on_commit_callbacks
 ):
-    from api.tiles import tile_for_point
+    from django.core.cache import caches
 
-    bulky = Category.objects.get(code="bulky_waste")
-    Report.objects.create(location=Point(13.7373, 51.0504, srid=4326), category=bulky)
-    z, x, y = tile_for_point(13.7373, 51.0504, 15)
+    from api.tiles import cached_report_tile_key, tile_for_point
+
+    z, x, y = tile_for_point(13.72, 51.03, 15)  # committed_reports[2]
     path = f"/api/v1/tiles/reports/{z}/{x}/{y}.pbf"
     empty = f"/api/v1/tiles/reports/{z}/{x + 5}/{y}.pbf"
     for tile, query in [(path, ""), (path, "map=public"), (empty, "")]:
-        # Not cached yet: passed on to Django (which builds and caches it, below).
-        assert _call(tile, query)[3].paths == [tile]
-        django_status, django_headers, django_body = _django(tile, query)
+        # Not cached yet: built by the handler, cached for everyone.
         status, headers, body, fallback = _call(tile, query)
         assert fallback.paths == []
-        assert (status, body) == (django_status, django_body)
         assert status == (204 if tile == empty else 200)
-        for name in ["Content-Type", "ETag", "Cache-Control", "Access-Control-Allow-Origin"]:
-            assert headers.get(name.lower()) == django_headers.get(name), name
+        key = cached_report_tile_key(
+            z=z, x=x + (5 if tile == empty else 0), y=y, public_map=bool(query)
+        )
+        assert caches["tiles"].get(key) == (body, headers["etag"])
+        # The same as Django answers, from the cache and built anew.
+        for _ in range(2):
+            django_status, django_headers, django_body = _django(tile, query)
+            assert (status, body) == (django_status, django_body)
+            for name in ["Content-Type", "ETag", "Cache-Control", "Access-Control-Allow-Origin"]:
+                assert headers.get(name.lower()) == django_headers.get(name), name
+            caches["tiles"].clear()
         status, _, body, _ = _call(tile, query, headers={"If-None-Match": headers["etag"]})
         assert (status, body) == (304, b"")
     # Filtered tiles are not cached: always Django.
     assert _call(path, "status=new")[3].paths == [path]
-    # A changed report drops its cached tiles (after its commit): the next request is Django's.
+    # Outside the grid: Django's 400.
+    assert _call("/api/v1/tiles/reports/3/8/0.pbf")[3].paths == ["/api/v1/tiles/reports/3/8/0.pbf"]
+    # A changed report drops its cached tiles (after its commit): the next answer is built anew.
     from reports.services import report_transition
 
+    _call(path)
+    before = _call(path)[2]
     with django_capture_on_commit_callbacks(execute=True):
-        report_transition(report=Report.objects.get(), to=Report.Status.ASSIGNED)
-    assert _call(path)[3].paths == [path]
+        report_transition(
+            report=Report.objects.get(pk=committed_reports[2].pk), to=Report.Status.IN_PROGRESS
+        )
+    assert _call(path)[2] != before
+
+
+def test_without_a_tile_cache_every_tile_is_built_by_the_handler(committed_reports, settings):
+    from api.tiles import tile_for_point
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "tiles": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    for z in (12, 15):
+        _, x, y = tile_for_point(13.72, 51.03, z)
+        for query in ("", "map=public"):
+            assert _assert_tile_same(f"/api/v1/tiles/reports/{z}/{x}/{y}.pbf", query)
+
+
+def _assert_tile_same(path: str, query: str) -> bytes:
+    status, headers, body, fallback = _call(path, query)
+    assert fallback.paths == []
+    django_status, django_headers, django_body = _django(path, query)
+    assert (status, body) == (django_status, django_body) and status == 200
+    for name in ["Content-Type", "ETag", "Cache-Control", "Access-Control-Allow-Origin"]:
+        assert headers.get(name.lower()) == django_headers.get(name), name
+    return body
