@@ -199,7 +199,8 @@ class MapReads:
             sql, params = tiles.report_tile_sql(z=z, x=x, y=y, public_map=public_map)
             pool = await self._pool(for_tiles=True)
             async with pool.connection() as connection:
-                row = await (await connection.execute(sql, params)).fetchone()
+                # Binary results: the tile's bytes as they are, not hex text to decode.
+                row = await (await connection.execute(sql, params, binary=True)).fetchone()
             body = bytes(row[0]) if row and row[0] is not None else b""
             entry = (body, tiles.tile_etag(body))
             if self.tile_cache is not None and key is not None:
