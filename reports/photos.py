@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 register_heif_opener()
@@ -165,6 +165,46 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
+def _fit(size: tuple[int, int], max_px: int) -> tuple[int, int] | None:
+    """The size Pillow's `thumbnail((max_px, max_px))` would give, or None if it fits already."""
+    width, height = size
+    if width <= max_px and height <= max_px:
+        return None
+    aspect = width / height
+    if aspect <= 1:
+        candidates = (math.floor(max_px * aspect), math.ceil(max_px * aspect))
+        x = max(min(candidates, key=lambda n: abs(aspect - n / max_px)), 1)
+        return x, max_px
+    candidates = (math.floor(max_px / aspect), math.ceil(max_px / aspect))
+    y = max(min(candidates, key=lambda n: 0 if n == 0 else abs(aspect - max_px / n)), 1)
+    return max_px, y
+
+
+def _shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`image` (RGB or L) resized to `size` by area averaging. OpenCV's INTER_AREA is as sharp
+    as Pillow's bilinear and ~2x faster than its bicubic on the last small step after the JPEG
+    draft, and takes an exact integer shrink (the thumbnail) in a few ms (bench B8)."""
+    import numpy as np
+
+    from reports.redaction import opencv
+
+    cv2 = opencv()
+    pixels = cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_AREA)
+    return Image.fromarray(pixels)
+
+
+# EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def open_upright(data: bytes, max_px: int | None = None) -> Image.Image:
     """The photo as an RGB image, orientation applied, at most `max_px` on its longer side."""
     max_px = max_px or settings.PHOTO_PUBLIC_MAX_PX
@@ -176,17 +216,26 @@ def open_upright(data: bytes, max_px: int | None = None) -> Image.Image:
         scale = max_px / max(image.size)
         if scale < 1:
             image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-    image = ImageOps.exif_transpose(image)
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation)
+    except Exception:  # noqa: BLE001 - broken EXIF must not break an otherwise good photo
+        orientation = None
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.split()[-1])
         image = background
-    image = image.convert("RGB")
-    # After the DCT scaling (or Pillow's box `reduce` that thumbnail does for other formats)
-    # the last step is small (<= 2x); bicubic, which widens its kernel when shrinking, is as
-    # good there as Lanczos at less than half the time (bench B8).
-    image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
+    elif image.mode == "L":
+        image = image.convert("RGB")
+    else:
+        image.load()
+    # Shrink first, then turn: turning the smaller image is cheaper. Either way round the
+    # longer side ends at `max_px`.
+    size = _fit(image.size, max_px)
+    if size:
+        image = _shrink(image, size)
+    if orientation in TRANSPOSE:
+        image = image.transpose(TRANSPOSE[orientation])
     return image
 
 
@@ -206,7 +255,6 @@ def render_public_copies(
     image = image if image is not None else open_upright(data)
     image = blur(image, boxes or [])
     public_jpeg = _encode(image, quality=82)
-    thumb = image.copy()
-    thumb.thumbnail((thumb_max, thumb_max), Image.Resampling.LANCZOS)
-    thumbnail_jpeg = _encode(thumb, quality=75)
+    size = _fit(image.size, thumb_max)
+    thumbnail_jpeg = _encode(_shrink(image, size) if size else image, quality=75)
     return Rendered(public_jpeg, thumbnail_jpeg, image.width, image.height)

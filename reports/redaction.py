@@ -84,7 +84,7 @@ class Box:
 
 
 @cache
-def _opencv():
+def opencv():
     """OpenCV, with its own thread pool limited (PHOTO_DETECTION_THREADS, default 1): photo
     workers scale by processes (one per core); OpenCV's default of a thread per core in every
     process made a second process add nothing (bench B8)."""
@@ -96,7 +96,7 @@ def _opencv():
 
 @cache
 def _cascade(name: str):
-    cv2 = _opencv()
+    cv2 = opencv()
 
     classifier = cv2.CascadeClassifier(name if "/" in name else cv2.data.haarcascades + name)
     if classifier.empty():
@@ -121,7 +121,7 @@ def _run(gray, run: Pass, per_level: bool = True) -> list:
     finds exactly the same candidates, and the grouping OpenCV would do is done here over all of
     them (`groupRectangles`, its GROUP_EPS 0.2), so the result is the same boxes.
     """
-    cv2 = _opencv()
+    cv2 = opencv()
     cascade = _cascade(run.cascade)
     height, width = gray.shape[:2]
     least = int(min(width, height) * run.min_share)
@@ -152,7 +152,7 @@ def _run(gray, run: Pass, per_level: bool = True) -> list:
 def detect(image: Image.Image, tuning: Tuning = TUNING) -> list[Box]:
     """Boxes around faces and number plates on an upright RGB image. Raises RedactionError."""
     try:
-        cv2 = _opencv()
+        cv2 = opencv()
         gray, (width, height) = _gray(image, tuning.max_px)
         gray = cv2.equalizeHist(gray)
         found: list[Box] = []

@@ -21,7 +21,7 @@ label the box has: what matters is that it is blurred. A false alarm is a box th
 of a labelled object (less than 20 % of the box over one). CPU: `time.process_time` of `detect`
 on the upright image as the photo task hands it over (the JPEG drafted to about the public
 size), OpenCV on one thread (PHOTO_DETECTION_THREADS=1, as in production). Memory: peak RSS
-(ru_maxrss) of a fresh process that imports the app as a Celery worker does and runs the photo
+(VmHWM) of a fresh process that imports the app as a Celery worker does and runs the photo
 task's work (open, detect, blur, public copies) over 6 of the photos.
 """
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from bench import core, seed
+from bench import core, seed, servers
 
 FOLDER = Path(__file__).resolve().parent.parent.parent / "var" / "bench" / "detection" / "v1"
 SIZE = (4000, 3000)
@@ -280,7 +280,7 @@ def evaluate(items: list, tuning) -> dict:
 
 
 def _rss_child(tuning: dict, paths: list[str]) -> float:
-    import resource
+    import os
 
     import django
 
@@ -296,7 +296,9 @@ def _rss_child(tuning: dict, paths: list[str]) -> float:
         image = open_upright(data)
         boxes = [b.as_dict() for b in detect(image, tuning)]
         render_public_copies(data, boxes=boxes, image=image)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a big
+    # bench process would report its parent's peak.
+    return servers.vm_hwm_kb(os.getpid()) / 1024
 
 
 def peak_rss_mb(paths: list[Path], tuning) -> float:
