@@ -113,9 +113,8 @@ def _prepared_on_this_connection() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.django_db(transaction=True)
 def test_prepared_duplicate_check_survives_pooled_connections_and_failed_transactions(
-    scattered,
+    dresden_committed, scattered
 ):
     """With DATABASE_POOL Django hands a pooled psycopg connection back after each request;
     the statement psycopg prepared on it stays usable, also after a rolled-back error."""
