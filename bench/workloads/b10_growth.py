@@ -10,8 +10,10 @@ page (`/api/v1/reports/`, first page); the dispatcher's open tickets (`/api/v1/d
 tickets/`, logged in) and its live feature (`open_ticket_feature`, what the stream sends per
 change); the home page (`/`, with its count); Open311 `/open311/v2/requests.json` (default:
 90 days, newest 1000); the statistics page (`/dispatch/stats/`, default period). Pages go
-through Django's test client (middleware, templates, rendering included). Each figure is the
-lowest of three rounds' medians (see `_measure`).
+through Django's test client (middleware, templates, rendering included). The figure judged
+is CPU time a request (this process plus its PostgreSQL backends, see `_Cpu`; parallel query
+off for B10): on a shared 2-core machine wall time mostly measures what else runs. The wall
+time is given beside it. Each is the lowest of three rounds (see `_measure`).
 
 What grows, and why that is fair: a country's database differs from a city's by *other
 places and earlier years*, not by more of today's work in the same streets. So the 1.8M
@@ -167,24 +169,72 @@ def _requests(config: dict) -> list[tuple[str, callable]]:
     ]
 
 
-def _measure(requests: list, quick: bool) -> dict[str, float]:
-    """Ms per request: the median of its calls in a round (two warm-up calls first, then as
-    many as fit in ~1.5 s, 5 to 40), three rounds over all requests, the lowest round kept: a
-    burst of load from elsewhere on the shared machine spoils one round, not all three."""
-    event_selectors._estimated_matches.cache_clear()  # the planner's estimate changes with size
+class _Cpu:
+    """CPU time spent by this thread and by the PostgreSQL backends serving the bench database
+    (`/proc/<pid>/schedstat`, nanoseconds: the database runs on this machine). A request's
+    cost in CPU, unlike its wall time, does not depend on what else the shared machine runs."""
+
+    def __init__(self) -> None:
+        self.conn = psycopg.connect(_dsn(), autocommit=True)
+
+    def snapshot(self) -> tuple[int, dict[int, int]]:
+        pids = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        backends = {}
+        for (pid,) in pids:
+            try:
+                with open(f"/proc/{pid}/schedstat") as stat:
+                    backends[pid] = int(stat.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return time.thread_time_ns(), backends
+
+    @staticmethod
+    def spent(before, after) -> float:
+        """Seconds of CPU between two snapshots (a backend started meanwhile counts whole)."""
+        own = after[0] - before[0]
+        db = sum(ns - before[1].get(pid, 0) for pid, ns in after[1].items())
+        return (own + db) / 1e9
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _measure(requests: list, quick: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Per request: CPU ms (this process and its database backends, a batch of calls divided
+    by their number) and wall ms (the median of the batch). Two warm-up calls first, then as
+    many calls as fit in ~1.5 s (5 to 200); three rounds over all requests, the lowest figure
+    of the three kept: a burst of load from elsewhere spoils one round, not all three."""
+    event_selectors._estimated_matches.cache_clear()  # the estimate changes with size
+    cpu = _Cpu()
     calls: dict[str, int] = {}
-    rounds: dict[str, list[float]] = {name: [] for name, _fn in requests}
-    for _round in range(1 if quick else 3):
-        for name, fn in requests:
-            if name not in calls:
-                fn()
-                first = core.timed(fn)
-                calls[name] = max(5, min(40, int(1.5 / max(first, 1e-4))))
-            rounds[name].append(statistics.median(core.latencies(fn, calls[name])) * 1000)
-    for name, values in rounds.items():
-        shown = " / ".join(f"{v:.2f}" for v in values)
-        logger.info("B10: %s %s ms (n=%s)", name, shown, calls[name])
-    return {name: min(values) for name, values in rounds.items()}
+    cpu_rounds: dict[str, list[float]] = {name: [] for name, _fn in requests}
+    wall_rounds: dict[str, list[float]] = {name: [] for name, _fn in requests}
+    try:
+        for _round in range(1 if quick else 3):
+            for name, fn in requests:
+                if name not in calls:
+                    fn()
+                    first = core.timed(fn)
+                    calls[name] = max(5, min(200, int(1.5 / max(first, 1e-4))))
+                before = cpu.snapshot()
+                walls = core.latencies(fn, calls[name])
+                spent = cpu.spent(before, cpu.snapshot())
+                cpu_rounds[name].append(spent / calls[name] * 1000)
+                wall_rounds[name].append(statistics.median(walls) * 1000)
+    finally:
+        cpu.close()
+    for name in cpu_rounds:
+        shown = " / ".join(
+            f"{c:.2f} ({w:.2f})" for c, w in zip(cpu_rounds[name], wall_rounds[name], strict=True)
+        )
+        logger.info("B10: %s CPU (wall) ms %s, n=%s", name, shown, calls[name])
+    return (
+        {name: min(values) for name, values in cpu_rounds.items()},
+        {name: min(values) for name, values in wall_rounds.items()},
+    )
 
 
 # --- growing the database ------------------------------------------------------------------------
@@ -323,6 +373,25 @@ def _grow(target: int) -> tuple[int, int, float]:
     return added["reports"], events_added, time.perf_counter() - started
 
 
+def _parallel(*, enabled: bool) -> None:
+    """Parallel query on or off for new connections to the bench database; Django's are
+    reopened so that they take it."""
+    with connection.cursor() as cursor:
+        if enabled:
+            cursor.execute(
+                f"ALTER DATABASE {connection.settings_dict['NAME']} RESET"
+                " max_parallel_workers_per_gather"
+            )
+        else:
+            cursor.execute(
+                f"ALTER DATABASE {connection.settings_dict['NAME']} SET"
+                " max_parallel_workers_per_gather = 0"
+            )
+    connection.close()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+
+
 def _counts() -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM reports_report")
@@ -340,8 +409,11 @@ def run(run: core.Run, config: dict) -> None:
     if small[0] > scale * 1.5:
         raise RuntimeError(f"B10 needs the {scale:,}-report seed, found {small[0]:,} reports")
     requests = _requests(config)
+    # CPU time is the cost measured: a parallel worker's CPU would escape it (and a parallel
+    # plan hides a scan's cost behind more cores), so none for B10's own connections.
+    _parallel(enabled=False)
     load_small = _load()
-    before = _measure(requests, config["quick"])
+    before, wall_before = _measure(requests, config["quick"])
     try:
         reports_added, events_added, seconds = _grow(scale * GROWTH)
         large = _counts()
@@ -354,8 +426,9 @@ def run(run: core.Run, config: dict) -> None:
             limit=SEED_LIMIT_S,
         )
         load_large = _load()
-        after = _measure(requests, config["quick"])
+        after, wall_after = _measure(requests, config["quick"])
     finally:
+        _parallel(enabled=True)
         # The next run's other workloads need the 200k database again: re-seed it then.
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM bench_meta WHERE key IN ('reports', 'events')")
@@ -369,12 +442,13 @@ def run(run: core.Run, config: dict) -> None:
             core.Row(
                 WORKLOAD,
                 name,
-                "median ms: 2M (ours) vs 200k (baseline)",
+                "CPU ms a request: 2M (ours) vs 200k (baseline)",
                 after[name],
                 baseline=before[name],
                 ratio=ratio,
                 goal=f"<= {GOAL:g}x 200k",
                 ok=ratio <= GOAL,
+                note=f"{name}: wall ms {wall_before[name]:.3g} -> {wall_after[name]:.3g}",
                 versus="200k",
             )
         )
