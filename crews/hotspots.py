@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
+from core.validation import model_validate
 from crews.models import Crew, PreventiveTask
 from crews.selectors import crew_for
 from districts.selectors import district_for_point
@@ -173,7 +174,7 @@ def preventive_task_create(
         report_count=report_count,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    task.full_clean()
+    model_validate(task)
     task.save()
     return task
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from core.validation import model_validate
 from crews.models import Assignment, Crew
 from crews.selectors import Route, route_compute
 from events.models import BULKY_WASTE
@@ -46,7 +47,7 @@ def assignment_create(
         assigned_by=actor if actor is not None and actor.is_authenticated else None,
         reason=reason,
     )
-    assignment.full_clean()
+    model_validate(assignment)
     assignment.save()
     report_route_set(report=report, due_at=due_at, status=Report.Status.ASSIGNED)
     event_record(

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from core.validation import model_validate
 from districts.coverage import coverage_problems, to_shapely
 from districts.models import (
     PART_CELLS_PER_DEGREE,
@@ -155,7 +156,7 @@ def district_import(
         else:
             for key, value in values.items():
                 setattr(existing, key, value)
-            existing.full_clean()
+            model_validate(existing)
             existing.save()
             result.updated.append(name)
         if progress:

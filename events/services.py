@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
 
+from core.validation import model_validate
 from districts.selectors import district_for_point
 from events.categories import EXPORT_LABELS
 from events.ical import FeedBroken, ParsedEvent, feed_parse
@@ -108,7 +109,7 @@ def venues_import(*, path: Path) -> int:
             venue.aliases = (row.get("aliases") or "").strip()
             venue.address = (row.get("address") or "").strip()
             venue.location = point
-            venue.full_clean()
+            model_validate(venue)
             venue.save()
             count += 1
     return count

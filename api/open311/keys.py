@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import Open311Client, key_digest
+from core.validation import model_validate
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def client_create(
             raise ValidationError({"key": KEY_EXISTS.format(name=existing.name)})
         client = Open311Client(name=name.strip(), contact=contact.strip(), key_prefix=key[:8])
         client.key_hash = digest
-        client.full_clean()
+        model_validate(client)
         client.save()
     logger.info("Open311 key %s… issued to %s", client.key_prefix, client.name)
     return client, key

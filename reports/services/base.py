@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import model_validate
 from districts.selectors import (
     point_in_service_area,
 )
@@ -248,7 +249,7 @@ def report_flag_add(
     if existing is not None:
         return existing
     flag = ReportFlag(report=report, kind=kind, reason=reason, data=data or {})
-    flag.full_clean()
+    model_validate(flag)
     flag.save()
     event_record(
         report=report, kind=ReportEvent.Kind.NOTE, public=False, note=reason, data={"flag": kind}

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import override
 
+from core.validation import model_validate
 from districts.selectors import (
     district_for_point,
     place_for_point,
@@ -147,7 +148,7 @@ def report_create(
                 attributes=attributes or {},
                 source=source,
             )
-            report.full_clean()
+            model_validate(report)
             report.save()
             if idempotency_key:
                 idempotency_record(
