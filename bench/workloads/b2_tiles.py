@@ -114,18 +114,23 @@ def _tipg(port: int, sql_dir: Path) -> servers.Server:
     )
 
 
+def _cells_sql(directory: Path) -> Path:
+    """A directory for TIPG_CUSTOM_SQL_DIRECTORY holding the merged-cells function."""
+    (directory / "bench_report_cells.sql").write_text(TIPG_CELLS_SQL, encoding="utf-8")
+    return directory
+
+
 def _median(samples: list[dict]) -> dict:
     return sorted(samples, key=lambda d: d["rps"])[len(samples) // 2]
 
 
 def run(run: core.Run, config: dict) -> None:
     seconds = max(2, config["seconds"] // 2)
-    sql_dir = Path(tempfile.mkdtemp(prefix="bench-tipg-sql-"))
-    (sql_dir / "bench_report_cells.sql").write_text(TIPG_CELLS_SQL, encoding="utf-8")
     with (
+        tempfile.TemporaryDirectory(prefix="bench-tipg-sql-") as sql_path,
         servers.uvicorn_app(APP_PORT) as app,
         servers.uvicorn_app(APP_UNCACHED_PORT, env={"TILE_CACHE_URL": ""}) as uncached,
-        _tipg(TIPG_PORT, sql_dir) as tipg,
+        _tipg(TIPG_PORT, _cells_sql(Path(sql_path))) as tipg,
     ):
         for z in BLOCKS:
             tiles = tiles_around(z)
