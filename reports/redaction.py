@@ -1,9 +1,10 @@
 """Finding faces and number plates on a photo, and blurring given boxes.
 
 The detectors are OpenCV's Haar cascades, which ship inside the `opencv-python-headless` wheel
-(`cv2.data.haarcascades`): nothing is downloaded at run time. Faces: the frontal and profile
-cascades. Number plates: the two plate cascades OpenCV ships (trained on Russian plates; they
-also find the similar black-on-white German plates, see tests/reports/test_redaction.py).
+(`cv2.data.haarcascades`): nothing is downloaded at run time. Faces: the frontal `alt2`
+cascade. Number plates: OpenCV's Russian plate cascade (it also finds the similar black-on-white
+German plates, see tests/reports/test_redaction.py). `TUNING` says how they run and why; the
+bench (B8 detection) measures it against the tuning before issue #18.
 
 Boxes are fractions (0..1) of the upright image, so one list serves the public copy, the
 thumbnail and the staff editor at any size.
