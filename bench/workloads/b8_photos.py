@@ -203,7 +203,12 @@ def _photos_create(paths) -> list[int]:
 
 def _submit(ids: list[int]) -> None:
     from civicmap.celery import app
+    from reports.models import ReportPhoto
     from reports.tasks import report_photo_process_task
+
+    # The task does nothing for a photo that is no longer pending (a redelivered message), so
+    # each round makes its photos pending again, as a fresh upload leaves them.
+    ReportPhoto.objects.filter(pk__in=ids).update(state=ReportPhoto.State.PENDING)
 
     with app.connection_for_write(BROKER_URL) as conn:
         for pk in ids:
