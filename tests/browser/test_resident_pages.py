@@ -47,6 +47,12 @@ def phone(page_factory, at=NEUSTADT, **extra):
 
 def axe_serious(page) -> list[str]:
     """Serious and critical axe-core findings on the current page (empty when accessible)."""
+    # Checked as a person sees the page at rest: a popup still fading in (Leaflet's opacity
+    # transition) would be measured at half its contrast.
+    page.wait_for_function(
+        """() => document.getAnimations().every(a => a.playState !== 'running'
+            || a.effect.getComputedTiming().endTime === Infinity)"""
+    )
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
