@@ -30,7 +30,6 @@ from reports.models import (
     ReportPhoto,
 )
 from reports.outbox import outbox_enqueue
-from reports.photos import validate_photo
 from reports.services.base import (
     ALLOWED,
     CATEGORY_INACTIVE,
@@ -62,6 +61,7 @@ from reports.services.base import (
     reporter_language,
 )
 from reports.services.photos import (
+    _checked_photo,
     _store_photo,
     _validate_photos,
     photos_plausibility_check,
@@ -211,12 +211,7 @@ def report_transition(
         if expected_version is None and report.status != frm:
             raise ReportChangedMeanwhile(current)
         raise ValidationError(REPORT_TRANSITION_NOT_ALLOWED.format(frm=frm, to=to))
-    info = None
-    if photo is not None:
-        try:
-            info = validate_photo(photo)
-        except ValidationError as exc:
-            raise ValidationError({"photo": exc.messages}) from exc
+    info = _checked_photo(photo) if photo is not None else None
     if to == S.CLEARED and photo is None and close_needs_photo:
         raise ValidationError({"photo": REPORT_CLOSE_NEEDS_PHOTO})
     if to == S.CLEARED and photo is None and not note.strip():
@@ -317,12 +312,7 @@ def report_reopen_by_resident(
         raise ValidationError(REOPEN_TOO_LATE.format(days=REOPEN_WINDOW_DAYS))
     if not note.strip():
         raise ValidationError({"note": REOPEN_NEEDS_NOTE})
-    info = None
-    if photo is not None:
-        try:
-            info = validate_photo(photo)
-        except ValidationError as exc:
-            raise ValidationError({"photo": exc.messages}) from exc
+    info = _checked_photo(photo) if photo is not None else None
     # The crew assignment (crews app) stays active when a ticket is cleared; reopening hands the
     # ticket back to that crew. `reports` does not import `crews`, the reverse relation suffices.
     held = current.assignments.filter(active=True).exists()

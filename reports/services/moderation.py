@@ -27,7 +27,7 @@ from reports.services.base import (
 )
 from reports.services.photos import (
     _public_copies_delete,
-    _queue_photo_render,
+    photo_render_again,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,11 +101,7 @@ def photo_moderate(
         if not photo.original:
             raise ValidationError(BLUR_NO_ORIGINAL)
         photo.hidden_reason = ""
-        photo.state = ReportPhoto.State.PENDING
-        photo.queued_at = timezone.now()
-        photo.save(update_fields=["hidden_reason", "state", "queued_at"])
-        photo_id = photo.pk
-        transaction.on_commit(lambda: _queue_photo_render(photo_id))
+        photo_render_again(photo, "hidden_reason")
     event_record(
         report=photo.report,
         kind=ReportEvent.Kind.NOTE,

@@ -37,16 +37,18 @@ from reports.services.base import (
 logger = logging.getLogger(__name__)
 
 
+def _checked_photo(upload) -> PhotoInfo:
+    """`validate_photo`, its complaint filed under the form's `photo` field."""
+    try:
+        return validate_photo(upload)
+    except ValidationError as exc:
+        raise ValidationError({"photo": exc.messages}) from exc
+
+
 def _validate_photos(photos: Sequence) -> list[PhotoInfo]:
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photo": TOO_MANY_PHOTOS.format(limit=MAX_PHOTOS)})
-    infos = []
-    for upload in photos:
-        try:
-            infos.append(validate_photo(upload))
-        except ValidationError as exc:
-            raise ValidationError({"photo": exc.messages}) from exc
-    return infos
+    return [_checked_photo(upload) for upload in photos]
 
 
 def _store_photo(
@@ -100,10 +102,7 @@ def photos_pending_requeue(*, now: datetime | None = None) -> int:
 def report_photo_add(
     *, report: Report, upload, kind: str = ReportPhoto.Kind.BEFORE, actor=None
 ) -> ReportPhoto:
-    try:
-        info = validate_photo(upload)
-    except ValidationError as exc:
-        raise ValidationError({"photo": exc.messages}) from exc
+    info = _checked_photo(upload)
     photo = _store_photo(report=report, upload=upload, info=info, kind=kind)
     event_record(report=report, kind=ReportEvent.Kind.PHOTO, actor=actor, photo=photo)
     return photo
@@ -243,9 +242,8 @@ def photo_blur_boxes_set(
         raise ValidationError(BLUR_NO_ORIGINAL)
     cleaned = clean_boxes(boxes)
     photo.blur_boxes = cleaned
-    photo.state = ReportPhoto.State.PENDING
-    photo.redacted_at = photo.queued_at = timezone.now()
-    photo.save(update_fields=["blur_boxes", "state", "redacted_at", "queued_at"])
+    photo.redacted_at = timezone.now()
+    photo_render_again(photo, "blur_boxes", "redacted_at")
     event_record(
         report=photo.report,
         kind=ReportEvent.Kind.NOTE,
@@ -254,9 +252,18 @@ def photo_blur_boxes_set(
         photo=photo,
         data={"action": "blur_boxes", "boxes": len(cleaned)},
     )
+    return photo
+
+
+def photo_render_again(photo: ReportPhoto, *changed: str) -> None:
+    """Save `changed` fields of the photo and have its public copies made again after commit.
+    Until then it is pending, not public: its state and `queued_at` are the work record the
+    sweep re-sends should the message be lost."""
+    photo.state = ReportPhoto.State.PENDING
+    photo.queued_at = timezone.now()
+    photo.save(update_fields=[*changed, "state", "queued_at"])
     photo_id = photo.pk
     transaction.on_commit(lambda: _queue_photo_render(photo_id))
-    return photo
 
 
 def _queue_photo_render(photo_id: int) -> None:
