@@ -18,7 +18,7 @@ CENTRE = (13.7373, 51.0504)  # Dresden Altstadt
 CITY_BOX = (13.579, 50.974, 13.966, 51.178)
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 PHOTO_DIR = Path(__file__).resolve().parent.parent / "var" / "bench" / "photos"
-VERSION = "v2"  # v2: public_location (seeded as the exact point: no category grid)
+VERSION = "v3"  # v2: public_location (the exact point); v3: events over are archived
 
 STATUSES = [
     ("cleared", 0.70),
@@ -221,6 +221,7 @@ EVENT_CATEGORIES = ["market", "music", "theatre", "exhibition", "festival", "fam
 def events(n: int) -> int:
     """`n` events with German titles and descriptions, half of them still to come."""
     from events.models import Event, Feed
+    from events.services import events_archive
 
     key = f"{n}:{SEED}:{VERSION}"
     if _meta_get("events") == key:
@@ -271,6 +272,8 @@ def events(n: int) -> int:
                     now,
                 )
             )
+    # The half that is over goes into the archive, as the hourly sweep does it.
+    events_archive()
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {table}")
     _meta_set("events", key)

@@ -452,6 +452,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.events_refresh_feeds_task",
         "schedule": crontab(minute=7),
     },
+    "events-archive": {
+        "task": "events.tasks.events_archive_task",
+        "schedule": crontab(minute=37),
+    },
     "crews-escalate": {
         "task": "crews.tasks.escalation_run_task",
         "schedule": crontab(minute="*/5"),

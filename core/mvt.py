@@ -14,7 +14,8 @@ A tile is one query. Two ways to pick its rows:
 The layers themselves belong to their apps (`reports.layers`, `events.layers`, `crews.layers`).
 Tile queries are short and many: JIT compilation (which PostgreSQL starts by the planner's cost,
 and the PostGIS functions are costed high) took longer than whole tiles, and a parallel plan only
-takes a core from the next request; `TILE_SESSION_SQL` turns both off for them.
+takes a core from the next request; `TILE_SESSION_SQL` turns both off for them (and gives them
+the memory to group a low-zoom tile's points without spilling to disk).
 """
 
 from django.db import connections, transaction
@@ -25,7 +26,10 @@ EXTENT = 4096
 BUFFER = 64
 TILE_BITS = 31
 # Session settings for tile queries (SET LOCAL in a transaction, or a pool's connect options).
-TILE_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+# work_mem (kB): a low-zoom tile groups ~100k points into merge cells; at the default 4 MB the
+# planner may sort them for a GroupAggregate that spills to disk, 16 MB keeps a HashAggregate in
+# memory (docs/scaling.md, B10).
+TILE_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "16384"}
 TILE_SESSION_SQL = "; ".join(f"SET LOCAL {name} = {value}" for name, value in TILE_SETTINGS.items())
 
 

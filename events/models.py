@@ -1,5 +1,7 @@
 """Public events from the city's calendars (iCalendar feeds), searchable beside the reports."""
 
+from datetime import datetime, timedelta
+
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -12,6 +14,19 @@ from districts.models import District
 # The category an event needs for "a scheduled public bulky-waste collection". It is spelled
 # like the report category on purpose, so the API can match one with the other.
 BULKY_WASTE = "bulky_waste"
+
+# An event over for this long is archived: out of the indexes that search the events to come,
+# so that they stay the size of a year's calendar while the archive grows. The archive sweep
+# (events.services.events_archive, hourly) and a feed import mark it. A search whose window
+# starts later than that can never match an archived event; two days, because "today" starts
+# at local midnight, up to 25 hours back.
+ARCHIVE_AFTER = timedelta(days=2)
+
+
+def archived_by(*, end: datetime, now: datetime) -> bool:
+    """Whether an event ending at `end` belongs in the archive at `now`."""
+    return end < now - ARCHIVE_AFTER
+
 
 # Known event categories: code -> label. Feeds name categories freely (CATEGORIES:Flohmarkt);
 # `events.categories.category_code` maps the labels and their synonyms below onto these codes, and
@@ -71,6 +86,10 @@ class EventQuerySet(models.QuerySet):
     def current(self) -> "EventQuerySet":
         """Events still in their feed (retired ones are kept only as history)."""
         return self.filter(retired_at__isnull=True)
+
+    def unarchived(self) -> "EventQuerySet":
+        """Events not (yet) in the archive: those to come, and those just over."""
+        return self.filter(archived=False)
 
     def scheduled(self) -> "EventQuerySet":
         return self.current().exclude(status=Event.Status.CANCELLED)
@@ -133,6 +152,11 @@ class Event(models.Model):
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="set when the event disappeared from its feed"
     )
+    archived = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="over for two days: out of the search indexes of what is to come",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
@@ -152,7 +176,15 @@ class Event(models.Model):
             ),
         ]
         indexes = [
+            # Searches into the past (the archive included).
             GinIndex(fields=["search"], name="event_search_gin"),
+            # Searches from today on: the same, without the archive, so a term's posting lists
+            # hold this year's events whatever the years kept (docs/scaling.md, B10).
+            GinIndex(
+                fields=["search"],
+                name="event_search_current_gin",
+                condition=models.Q(retired_at__isnull=True, archived=False),
+            ),
             # Relevance search on a common term ranks the matches nearest in time only
             # (events.selectors.RANKED_MATCHES): this index hands them over in that order
             # (`start <-> t`, btree_gist), skipping past events and non-matches inside the
@@ -163,7 +195,11 @@ class Event(models.Model):
                 "end",
                 search_lexemes(),
                 name="event_start_end_search_gist",
-                condition=models.Q(retired_at__isnull=True),
+                condition=models.Q(retired_at__isnull=True, archived=False),
+            ),
+            # What the archive sweep looks for: events not archived, by their end.
+            models.Index(
+                fields=["end"], name="event_end_unarchived", condition=models.Q(archived=False)
             ),
         ]
 

@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from core.db_router import read_alias
 from districts.geo import distance_to, within_metres
-from events.models import BULKY_WASTE, CATEGORY_LABELS, Event, Feed, Venue, search_lexemes
+from events.models import (
+    ARCHIVE_AFTER,
+    BULKY_WASTE,
+    CATEGORY_LABELS,
+    Event,
+    Feed,
+    Venue,
+    search_lexemes,
+)
 
 DEFAULT_RADIUS_METERS = 1000
 MAX_RADIUS_METERS = 50_000
@@ -40,10 +48,13 @@ def _search_query(q: str) -> SearchQuery:
 
 
 @lru_cache(maxsize=1024)
-def _estimated_matches(q: str, alias: str) -> float:
-    """The planner's estimate of the current events matching `q` (EXPLAIN: planned, not run).
-    Kept per process: it only picks the index, never changes the results."""
+def _estimated_matches(q: str, alias: str, archive: bool) -> float:
+    """The planner's estimate of the current events matching `q` (EXPLAIN: planned, not run),
+    the archive included or not. Kept per process: it only picks the index, never changes the
+    results."""
     events = Event.objects.using(alias).current().filter(search=_search_query(q))
+    if not archive:
+        events = events.unarchived()
     return json.loads(events.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
@@ -113,8 +124,13 @@ def event_search(
     process) how many events match, to pick the index."""
     # A search may be a moment behind: it reads the replica when one is configured.
     events = Event.objects.using(read_alias()).current().select_related("district", "feed")
-    start = start or now or timezone.now()
+    now = now or timezone.now()
+    start = start or now
     events = events.filter(end__gte=start)
+    # Nothing archived ends that late: the same events, from indexes without the archive.
+    archive = start < now - ARCHIVE_AFTER
+    if not archive:
+        events = events.unarchived()
     if end is not None:
         events = events.filter(start__lt=end)
     q = (q or "").strip()
@@ -143,7 +159,7 @@ def event_search(
             # the search vector hands over the nearest ones, in order, checking the text in
             # the index. (Left alone, the planner would walk the GiST index for a rare term
             # too, all of it: its cost model does not know that signatures do not prune.)
-            if _estimated_matches(q, events.db) > KNN_ABOVE_MATCHES:
+            if _estimated_matches(q, events.db, archive) > KNN_ABOVE_MATCHES:
                 nearest = unsearched.alias(lexemes=search_lexemes()).filter(lexemes=query)
             else:
                 nearest = events

@@ -19,7 +19,7 @@ from core.validation import model_validate
 from districts.selectors import district_for_point
 from events.categories import EXPORT_LABELS
 from events.ical import FeedBroken, ParsedEvent, feed_parse
-from events.models import CATEGORY_LABELS, Event, Feed, Venue
+from events.models import ARCHIVE_AFTER, CATEGORY_LABELS, Event, Feed, Venue, archived_by
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ COMPARED_FIELDS = (
     "organiser_email",
     "status",
     "retired_at",
+    "archived",
 )
 
 
@@ -300,6 +301,7 @@ def _feed_write(
             "organiser_email": item.organiser_email,
             "status": item.status,
             "retired_at": None,
+            "archived": archived_by(end=item.end, now=now),
         }
         if item.status == Event.Status.CANCELLED:
             summary.cancelled += 1
@@ -328,6 +330,25 @@ def _feed_write(
     ]
     summary.retired = Event.objects.filter(pk__in=gone).update(retired_at=now, updated_at=now)
     return summary
+
+
+ARCHIVE_BATCH = 10_000
+
+
+def events_archive(*, now: datetime | None = None, batch: int = ARCHIVE_BATCH) -> int:
+    """Archive the events over for ARCHIVE_AFTER (hourly, Celery beat); returns how many.
+
+    A batch a statement, each committed on its own (a sweep after a long pause does not hold
+    a million row locks); found by the partial index on the end of unarchived events.
+    Idempotent: what is archived stays so, a second run finds nothing."""
+    cutoff = (now or timezone.now()) - ARCHIVE_AFTER
+    total = 0
+    while True:
+        due = Event.objects.unarchived().filter(end__lt=cutoff).order_by("end").values("pk")
+        archived = Event.objects.filter(pk__in=due[:batch]).update(archived=True)
+        total += archived
+        if archived < batch:
+            return total
 
 
 def _is_url(source: str) -> bool:

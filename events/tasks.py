@@ -31,3 +31,12 @@ def events_refresh_feeds_task() -> int:
     for source in feeds:
         event_feed_import_task.delay(source)
     return len(feeds)
+
+
+@shared_task
+def events_archive_task() -> int:
+    """Hourly (Celery beat): move the events over for two days into the archive, out of the
+    search indexes of what is to come. Idempotent."""
+    from events.services import events_archive
+
+    return events_archive()

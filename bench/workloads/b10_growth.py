@@ -21,7 +21,8 @@ reports added are the 200k seeded ones moved to nine other city areas (whole deg
 tile or bounding box over Dresden sees them; no district of ours covers them, so none is set)
 and two years earlier, all closed (cleared, rejected, duplicate: the open backlog is work not
 done yet, which does not grow with the years kept). The 1.8M events added are past ones (one
-to six years ago), German titles and texts as in the 200k. So every request returns the same
+to six years ago), German titles and texts as in the 200k, archived as the hourly sweep
+leaves them (`events.services.events_archive`). So every request returns the same
 at both sizes -- the same tile, the same page, the same open tickets -- and only what it must
 not read grows: a request that scans grows tenfold, one that stays in its index does not.
 
@@ -290,7 +291,7 @@ def _grow_events(dsn: str, first: int, n: int, feed_id: int) -> int:
     columns = (
         'feed_id, uid, recurrence_key, title, description, start, "end", all_day, venue_name,'
         " location, category, keywords, url, organiser, organiser_email, status, created_at,"
-        " updated_at"
+        " updated_at, archived"
     )
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
@@ -326,6 +327,7 @@ def _grow_events(dsn: str, first: int, n: int, feed_id: int) -> int:
                         "confirmed",
                         start - timedelta(days=30),
                         start - timedelta(days=30),
+                        True,  # over for a year or more: archived, as the sweep leaves them
                     )
                 )
     return n
