@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from events.models import Event
 from events.selectors import event_search
@@ -128,3 +129,18 @@ def test_an_archived_event_its_feed_moves_to_a_new_date_leaves_the_archive():
     assert summary.updated == 1
     assert archived_titles() == []
     assert [e.title for e in event_search(q="Lesung", now=later)] == ["Lesung"]
+
+
+def test_an_archived_event_an_editor_moves_to_a_later_date_leaves_the_archive():
+    from django.contrib import admin
+
+    past = event("Lesung", timezone.now() - timedelta(days=10))
+    events_archive()
+    past.refresh_from_db()
+    assert past.archived
+
+    past.start = timezone.now() + timedelta(days=3)
+    past.end = past.start + timedelta(hours=2)
+    admin.site._registry[Event].save_model(None, past, None, True)
+
+    assert [e.title for e in event_search(q="Lesung")] == ["Lesung"]
