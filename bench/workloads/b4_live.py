@@ -263,11 +263,12 @@ def _measure(run, config, ids, kept, user, cookie, dispatch, live, Report) -> No
     publish_s: list[float] = []
     original = live.report_changed
 
-    def timed_publish(*, report_id: int, kind: str = "") -> None:
-        # Called from on_commit: the change is committed when this starts.
+    def timed_publish(*, report_id: int, kind: str = "", **options) -> None:
+        # Called after the commit (directly, or by the outbox handler with strict=True): the
+        # change is committed when this starts.
         start = time.perf_counter()
         commits.setdefault(report_id, start)
-        original(report_id=report_id, kind=kind)
+        original(report_id=report_id, kind=kind, **options)
         publish_s.append(time.perf_counter() - start)
 
     stream_path = reverse("frontend:dispatch:stream")
