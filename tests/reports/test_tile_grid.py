@@ -156,3 +156,16 @@ def test_the_tile_query_reads_the_covering_index(scattered):
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "using report_tile_key_published" in plan, plan
+
+
+def test_reports_are_vacuumed_after_one_percent_changed():
+    """Tiles read the covering index alone only on pages the visibility map marks all-visible;
+    every change clears that mark until a vacuum. reports_report asks autovacuum to come after
+    1 % of its rows changed (migration 0014), not after PostgreSQL's default 20 %."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'reports_report'")
+        options = dict(option.split("=") for option in cursor.fetchone()[0])
+
+    assert options["autovacuum_vacuum_scale_factor"] == "0.01"
+    assert options["autovacuum_vacuum_insert_scale_factor"] == "0.01"
+    assert int(options["autovacuum_vacuum_threshold"]) <= 1000
