@@ -164,8 +164,7 @@ def reports(n: int) -> int:
                 [n],
             )
             inserted = cursor.rowcount
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE reports_report")
+    vacuum("reports_report")
     _meta_set("reports", key)
     return inserted
 
@@ -286,8 +285,7 @@ def events(n: int) -> int:
             )
     # The half that is over goes into the archive, as the hourly sweep does it.
     events_archive()
-    with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {table}")
+    vacuum(table)
     _meta_set("events", key)
     return n
 

@@ -23,9 +23,14 @@ BULKY_WASTE = "bulky_waste"
 ARCHIVE_AFTER = timedelta(days=2)
 
 
+def archive_cutoff(now: datetime) -> datetime:
+    """Events that ended before this moment belong in the archive at `now`."""
+    return now - ARCHIVE_AFTER
+
+
 def archived_by(*, end: datetime, now: datetime) -> bool:
     """Whether an event ending at `end` belongs in the archive at `now`."""
-    return end < now - ARCHIVE_AFTER
+    return end < archive_cutoff(now)
 
 
 # Known event categories: code -> label. Feeds name categories freely (CATEGORIES:Flohmarkt);

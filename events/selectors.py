@@ -15,12 +15,12 @@ from django.utils import timezone
 from core.db_router import read_alias
 from districts.geo import distance_to, within_metres
 from events.models import (
-    ARCHIVE_AFTER,
     BULKY_WASTE,
     CATEGORY_LABELS,
     Event,
     Feed,
     Venue,
+    archive_cutoff,
     search_lexemes,
 )
 
@@ -131,7 +131,7 @@ def event_search(
     start = start or now
     events = events.filter(end__gte=start)
     # Nothing archived ends that late: the same events, from indexes without the archive.
-    archive = start < now - ARCHIVE_AFTER
+    archive = start < archive_cutoff(now)
     if not archive:
         events = events.unarchived()
     if end is not None:

@@ -19,7 +19,7 @@ from core.validation import model_validate
 from districts.selectors import district_for_point
 from events.categories import EXPORT_LABELS
 from events.ical import FeedBroken, ParsedEvent, feed_parse
-from events.models import ARCHIVE_AFTER, CATEGORY_LABELS, Event, Feed, Venue, archived_by
+from events.models import CATEGORY_LABELS, Event, Feed, Venue, archive_cutoff, archived_by
 
 logger = logging.getLogger(__name__)
 
@@ -336,12 +336,12 @@ ARCHIVE_BATCH = 10_000
 
 
 def events_archive(*, now: datetime | None = None, batch: int = ARCHIVE_BATCH) -> int:
-    """Archive the events over for ARCHIVE_AFTER (hourly, Celery beat); returns how many.
+    """Archive the events over for two days (hourly, Celery beat); returns how many.
 
     A batch a statement, each committed on its own (a sweep after a long pause does not hold
     a million row locks); found by the partial index on the end of unarchived events.
     Idempotent: what is archived stays so, a second run finds nothing."""
-    cutoff = (now or timezone.now()) - ARCHIVE_AFTER
+    cutoff = archive_cutoff(now or timezone.now())
     total = 0
     while True:
         due = Event.objects.unarchived().filter(end__lt=cutoff).order_by("end").values("pk")

@@ -12,16 +12,15 @@ dead rows on few pages PostgreSQL skips the index passes.
 
 from django.db import migrations
 
-SETTINGS = (
-    "autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,"
-    " autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_vacuum_insert_threshold = 1000,"
-    " autovacuum_analyze_scale_factor = 0.02"
-)
-NAMES = (
-    "autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold,"
-    " autovacuum_vacuum_insert_scale_factor, autovacuum_vacuum_insert_threshold,"
-    " autovacuum_analyze_scale_factor"
-)
+OPTIONS = {
+    "autovacuum_vacuum_scale_factor": "0.01",
+    "autovacuum_vacuum_threshold": "1000",
+    "autovacuum_vacuum_insert_scale_factor": "0.01",
+    "autovacuum_vacuum_insert_threshold": "1000",
+    "autovacuum_analyze_scale_factor": "0.02",
+}
+SETTINGS = ", ".join(f"{name} = {value}" for name, value in OPTIONS.items())
+NAMES = ", ".join(OPTIONS)
 
 
 class Migration(migrations.Migration):
